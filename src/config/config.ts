@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { Secret } from './secret.js';
+
+/**
+ * The one place that reads the environment. Every setting is validated at start-up; a bad or
+ * missing value throws a ConfigError naming the variable, and the process stops with it.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int(`must be a whole number`).min(min).max(max);
+
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL');
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  KATAPULT_API_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('https://api.katapult.io/core/v1'),
+  KATAPULT_API_TOKEN: z.string().min(1).optional(),
+  KATAPULT_API_TOKEN_FILE: z.string().min(1).optional(),
+  KATAPULT_TIMEOUT_MS: int(1, 120_000).default(10_000),
+  REDIS_URL: redisUrl.optional(),
+  REDIS_TIMEOUT_MS: int(1, 10_000).default(200),
+  CACHE_FRESH_SECONDS: int(0).default(300),
+  CACHE_STALE_SECONDS: int(0).default(86_400),
+  CACHE_NEGATIVE_SECONDS: int(0).default(30),
+  CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Base URL of Katapult core/v1, without a trailing slash. */
+  katapultApiUrl: string;
+  /** Null only in demo mode and tests that never call upstream. */
+  katapultToken: Secret | null;
+  katapultTimeoutMs: number;
+  /** Null: in-process cache only. */
+  redisUrl: string | null;
+  redisTimeoutMs: number;
+  /** How long an entry is served without asking upstream. */
+  freshMs: number;
+  /** How long after `freshMs` an entry may still be served stale. */
+  staleMs: number;
+  /** How long a `package_not_found` / `organization_not_found` is remembered. */
+  negativeMs: number;
+  l1MaxBytes: number;
+  logLevel: LogLevel;
+  demo: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface LoadOptions {
+  /** `npm start` needs a token; demo mode and tests do not. */
+  requireToken?: boolean;
+  demo?: boolean;
+  readFile?: (path: string) => string;
+}
+
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  { requireToken = true, demo = false, readFile = (p) => readFileSync(p, 'utf8') }: LoadOptions = {},
+): Config {
+  // An empty variable means "unset": that is how compose files and shells usually say it.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const token = readToken(e.KATAPULT_API_TOKEN, e.KATAPULT_API_TOKEN_FILE, readFile);
+  if (!token && requireToken) {
+    throw new ConfigError('KATAPULT_API_TOKEN: required (or KATAPULT_API_TOKEN_FILE naming a file that holds it)');
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    katapultApiUrl: e.KATAPULT_API_URL.replace(/\/+$/, ''),
+    katapultToken: token,
+    katapultTimeoutMs: e.KATAPULT_TIMEOUT_MS,
+    redisUrl: e.REDIS_URL ?? null,
+    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
+    freshMs: e.CACHE_FRESH_SECONDS * 1000,
+    staleMs: e.CACHE_STALE_SECONDS * 1000,
+    negativeMs: e.CACHE_NEGATIVE_SECONDS * 1000,
+    l1MaxBytes: e.CACHE_L1_MAX_BYTES,
+    logLevel: e.LOG_LEVEL,
+    demo,
+  };
+}
+
+function readToken(
+  inline: string | undefined,
+  file: string | undefined,
+  readFile: (path: string) => string,
+): Secret | null {
+  if (inline && file) throw new ConfigError('KATAPULT_API_TOKEN_FILE: set either it or KATAPULT_API_TOKEN, not both');
+  if (inline) return new Secret(inline.trim());
+  if (!file) return null;
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (err) {
+    throw new ConfigError(`KATAPULT_API_TOKEN_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const token = text.trim();
+  if (!token) throw new ConfigError(`KATAPULT_API_TOKEN_FILE: ${file} is empty`);
+  return new Secret(token);
+}

@@ -1,0 +1,39 @@
+/**
+ * The closed set of error codes this service answers with, and their one status mapping.
+ * Every error body is `{"error":{"code","message","requestId"}}`.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  route_not_found: 404,
+  package_not_found: 404,
+  organization_not_found: 404,
+  method_not_allowed: 405,
+  /** Upstream answered something unusable: a malformed body, an unexpected status, a refused token. */
+  upstream_error: 502,
+  /** Upstream is down, refusing connections, or answering 503. */
+  upstream_unavailable: 503,
+  /** The token's per-minute budget is spent; `Retry-After` says when it returns. */
+  upstream_rate_limited: 503,
+  upstream_timeout: 504,
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds until a retry can succeed, sent as `Retry-After`. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string, requestId: string): string {
+  return JSON.stringify({ error: { code, message, requestId } });
+}

@@ -1,0 +1,35 @@
+import type { RateLimit } from './rate-limit.js';
+
+/**
+ * What went wrong talking to Katapult. `kind` is the closed set the cache and the HTTP edge act on;
+ * `upstreamCode` is Katapult's own code from the wrapped envelope, when there was one.
+ */
+export type UpstreamErrorKind =
+  | 'package_not_found'
+  | 'organization_not_found'
+  /** 429 `rate_limit_reached`: the token's budget is spent until the next clock minute. */
+  | 'rate_limited'
+  /** 5xx, connection refused or reset. */
+  | 'unavailable'
+  | 'timeout'
+  /** A body that is not the documented JSON, or a status we do not expect. */
+  | 'bad_response'
+  /** 400/403 about our request or token: a configuration problem, not the consumer's. */
+  | 'rejected';
+
+export class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  constructor(
+    readonly kind: UpstreamErrorKind,
+    message: string,
+    readonly status: number | null = null,
+    readonly upstreamCode: string | null = null,
+    readonly rateLimit: RateLimit | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export function isNotFound(err: unknown): err is UpstreamError {
+  return err instanceof UpstreamError && (err.kind === 'package_not_found' || err.kind === 'organization_not_found');
+}

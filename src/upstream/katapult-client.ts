@@ -1,0 +1,211 @@
+import type { Secret } from '../config/secret.js';
+import { UpstreamError, type UpstreamErrorKind } from './errors.js';
+import { readRateLimit, type RateLimit } from './rate-limit.js';
+import { wireError, wireGet, wireListPage, type WireListPage, type WirePackage } from './wire.js';
+import type { z } from 'zod';
+
+/** Which organization a list is for: only public packages, or an organization by id or sub-domain. */
+export type OrgScope = { kind: 'public' } | { kind: 'id' | 'sub_domain'; value: string };
+/** A single package, by `vmpkg_…` id or by permalink. */
+export interface PackageLookup {
+  by: 'id' | 'permalink';
+  value: string;
+}
+
+/** A 200 with its body, or a 304 meaning "what you have (`If-None-Match`) is still current". */
+export type Conditional<T> =
+  | { notModified: false; value: T; etag: string | null; rateLimit: RateLimit }
+  | { notModified: true; etag: string | null; rateLimit: RateLimit };
+
+/** One page of a list walk; `items` is null when the page answered 304 to the ETag we held for it. */
+export interface ListPageResult {
+  etag: string | null;
+  items: WirePackage[] | null;
+}
+export type ListResult = { notModified: true } | { notModified: false; pages: ListPageResult[] };
+
+/** Told about every upstream exchange, failures included: feeds logs, metrics and the budget governor. */
+export interface UpstreamObserver {
+  (event: { endpoint: Endpoint; status: number | null; outcome: string; rateLimit: RateLimit | null; durationMs: number }): void;
+}
+export type Endpoint = 'list' | 'get';
+
+export interface KatapultClientOptions {
+  /** e.g. `https://api.katapult.io/core/v1`, no trailing slash. */
+  baseUrl: string;
+  token: Secret | null;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+  /** Pages 2..n of a list are fetched with at most this many requests in flight. */
+  pageConcurrency?: number;
+  observe?: UpstreamObserver;
+  now?: () => number;
+}
+
+/** Katapult's maximum `per_page`: the fewest requests for a full list. */
+export const PER_PAGE = 200;
+/** A list longer than this many pages is treated as a malformed answer rather than walked forever. */
+const MAX_PAGES = 100;
+const USER_AGENT = 'katapult-bff/0.1 (+caching gateway)';
+
+export class KatapultClient {
+  readonly #opts: Required<Omit<KatapultClientOptions, 'token' | 'observe'>> & Pick<KatapultClientOptions, 'token' | 'observe'>;
+
+  constructor(opts: KatapultClientOptions) {
+    this.#opts = { fetch: globalThis.fetch, pageConcurrency: 4, now: () => performance.now(), ...opts };
+  }
+
+  /** GET /virtual_machine_packages/virtual_machine_package?virtual_machine_package[id|permalink]=… */
+  async getPackage(lookup: PackageLookup, ifNoneMatch?: string | null): Promise<Conditional<WirePackage>> {
+    const params = new URLSearchParams({ [`virtual_machine_package[${lookup.by}]`]: lookup.value });
+    const res = await this.#request('get', '/virtual_machine_packages/virtual_machine_package', params, ifNoneMatch, wireGet);
+    return res.notModified ? res : { ...res, value: res.value.virtual_machine_package };
+  }
+
+  /** GET /virtual_machine_packages?organization[…]=…&page=N&per_page=200 */
+  listPage(scope: OrgScope, page: number, ifNoneMatch?: string | null): Promise<Conditional<WireListPage>> {
+    const params = new URLSearchParams();
+    if (scope.kind !== 'public') params.set(`organization[${scope.kind}]`, scope.value);
+    params.set('page', String(page));
+    params.set('per_page', String(PER_PAGE));
+    return this.#request('list', '/virtual_machine_packages', params, ifNoneMatch, wireListPage);
+  }
+
+  /**
+   * Every page of a list: page 1 first (it says how many there are), the rest concurrently.
+   * With `previousEtags` (one per page, from the last walk) every page is asked conditionally;
+   * `{notModified: true}` means no page changed.
+   */
+  async listAll(scope: OrgScope, previousEtags?: readonly (string | null)[]): Promise<ListResult> {
+    const result = await this.#walk(scope, previousEtags);
+    // The page count moved under a conditional walk: pages no longer line up with what we held.
+    return result === 'shifted' ? ((await this.#walk(scope, undefined)) as ListResult) : result;
+  }
+
+  async #walk(scope: OrgScope, previous: readonly (string | null)[] | undefined): Promise<ListResult | 'shifted'> {
+    const first = await this.listPage(scope, 1, previous?.[0]);
+    if (first.notModified && !previous) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
+    const totalPages = first.notModified ? previous!.length : first.value.pagination?.total_pages ?? null;
+    const pages: ListPageResult[] = [{ etag: first.etag, items: first.notModified ? null : first.value.virtual_machine_packages }];
+
+    if (totalPages === null) {
+      // `large_set`: no total is given, so walk on until a short page.
+      let last = first.notModified ? [] : first.value.virtual_machine_packages;
+      for (let page = 2; last.length === PER_PAGE; page++) {
+        if (page > MAX_PAGES) throw new UpstreamError('bad_response', `list longer than ${MAX_PAGES} pages`);
+        const res = await this.listPage(scope, page);
+        if (res.notModified) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
+        last = res.value.virtual_machine_packages;
+        pages.push({ etag: res.etag, items: last });
+      }
+      return { notModified: false, pages };
+    }
+    if (totalPages > MAX_PAGES) throw new UpstreamError('bad_response', `list of ${totalPages} pages exceeds ${MAX_PAGES}`);
+    if (previous && totalPages !== previous.length) return 'shifted';
+
+    const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) =>
+      this.listPage(scope, page, previous?.[page - 1]),
+    );
+    for (const res of rest) {
+      if (!res.notModified && res.value.pagination?.total_pages != null && res.value.pagination.total_pages !== totalPages) {
+        if (previous) return 'shifted';
+        throw new UpstreamError('bad_response', 'page count changed during the walk');
+      }
+      pages.push({ etag: res.etag, items: res.notModified ? null : res.value.virtual_machine_packages });
+    }
+    return pages.every((p) => p.items === null) ? { notModified: true } : { notModified: false, pages };
+  }
+
+  async #request<S extends z.ZodType>(
+    endpoint: Endpoint,
+    path: string,
+    params: URLSearchParams,
+    ifNoneMatch: string | null | undefined,
+    schema: S,
+  ): Promise<Conditional<z.output<S>>> {
+    const { baseUrl, token, timeoutMs, fetch, now } = this.#opts;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
+    if (token) headers.authorization = `Bearer ${token.reveal()}`;
+    if (ifNoneMatch) headers['if-none-match'] = ifNoneMatch;
+    const started = now();
+    const report = (status: number | null, outcome: string, rateLimit: RateLimit | null) =>
+      this.#opts.observe?.({ endpoint, status, outcome, rateLimit, durationMs: now() - started });
+
+    let res: Response;
+    let text: string;
+    try {
+      // The signal bounds the whole exchange, body included: a connection that hangs mid-body times out too.
+      res = await fetch(`${baseUrl}${path}?${params}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      if (res.status === 304) {
+        const rateLimit = readRateLimit(res.headers);
+        report(304, 'not_modified', rateLimit);
+        return { notModified: true, etag: res.headers.get('etag') ?? ifNoneMatch ?? null, rateLimit };
+      }
+      text = await res.text();
+    } catch (err) {
+      const kind = isTimeout(err) ? 'timeout' : 'unavailable';
+      report(null, kind, null);
+      throw new UpstreamError(kind, kind === 'timeout' ? `no answer within ${timeoutMs} ms` : `connection failed (${causeCode(err)})`);
+    }
+
+    const rateLimit = readRateLimit(res.headers);
+    if (res.status === 200) {
+      const body = schema.safeParse(safeJson(text));
+      if (!body.success) {
+        report(200, 'bad_response', rateLimit);
+        throw new UpstreamError('bad_response', 'malformed 200 body', 200, null, rateLimit);
+      }
+      report(200, 'ok', rateLimit);
+      return { notModified: false, value: body.data, etag: res.headers.get('etag'), rateLimit };
+    }
+
+    const envelope = wireError.safeParse(safeJson(text));
+    const code = envelope.success ? envelope.data.error.code : null;
+    const kind = errorKind(res.status, code);
+    report(res.status, kind, rateLimit);
+    throw new UpstreamError(kind, `upstream ${res.status}${code ? ` ${code}` : ''}`, res.status, code, rateLimit);
+  }
+}
+
+function errorKind(status: number, code: string | null): UpstreamErrorKind {
+  if (code === 'package_not_found' || code === 'organization_not_found') return code;
+  if (status === 429 || code === 'rate_limit_reached') return 'rate_limited';
+  if (status === 503 || status === 502 || status === 504) return 'unavailable';
+  if (status === 400 || status === 401 || status === 403) return 'rejected';
+  return status >= 500 ? 'unavailable' : 'bad_response';
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof DOMException && (err.name === 'TimeoutError' || err.name === 'AbortError');
+}
+
+function causeCode(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : 'network error';
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight, keeping the input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
