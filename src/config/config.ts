@@ -67,14 +67,20 @@ export interface LoadOptions {
   requireToken?: boolean;
   demo?: boolean;
   readFile?: (path: string) => string;
+  /** Values used where the environment sets none (the demo's loopback host). */
+  defaults?: Record<string, string>;
+  /** Values that win over the environment (the demo's simulator URL). */
+  overrides?: Record<string, string | undefined>;
 }
 
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
-  { requireToken = true, demo = false, readFile = (p) => readFileSync(p, 'utf8') }: LoadOptions = {},
+  { requireToken = true, demo = false, readFile = (p) => readFileSync(p, 'utf8'), defaults = {}, overrides = {} }: LoadOptions = {},
 ): Config {
   // An empty variable means "unset": that is how compose files and shells usually say it.
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const present = Object.fromEntries(
+    Object.entries({ ...defaults, ...env, ...overrides }).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

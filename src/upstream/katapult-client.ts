@@ -52,7 +52,12 @@ export class KatapultClient {
   readonly #opts: Required<Omit<KatapultClientOptions, 'token' | 'observe'>> & Pick<KatapultClientOptions, 'token' | 'observe'>;
 
   constructor(opts: KatapultClientOptions) {
-    this.#opts = { fetch: globalThis.fetch, pageConcurrency: 4, now: () => performance.now(), ...opts };
+    this.#opts = {
+      ...opts,
+      fetch: opts.fetch ?? globalThis.fetch,
+      pageConcurrency: opts.pageConcurrency ?? 4,
+      now: opts.now ?? (() => performance.now()),
+    };
   }
 
   /** GET /virtual_machine_packages/virtual_machine_package?virtual_machine_package[id|permalink]=… */

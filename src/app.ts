@@ -1,0 +1,41 @@
+import { Hono } from 'hono';
+import type { TieredStore } from './cache/tiered-store.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config/config.js';
+import type { AppEnv } from './http/context.js';
+import { AppError, errorBody } from './http/errors.js';
+import { printable } from './http/query.js';
+import { requestContext } from './http/request-context.js';
+import type { Logger } from './observability/logger.js';
+import { packageRoutes } from './packages/routes.js';
+import type { PackageService } from './packages/service.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  store: TieredStore;
+  packages: PackageService;
+}
+
+/** The composition root of the HTTP surface: every route and middleware, built from injected parts. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(requestContext(deps.logger));
+  app.route('/', packageRoutes(deps));
+
+  app.notFound((c) => {
+    throw new AppError('route_not_found', `no route for ${c.req.method} ${printable(c.req.path)}`);
+  });
+
+  // The one error handler: every failure leaves as `{"error":{code,message,requestId}}`.
+  app.onError((err, c) => {
+    const known = err instanceof AppError ? err : null;
+    if (!known) deps.logger.error({ err, reqId: c.get('requestId') }, 'unhandled error');
+    const error = known ?? new AppError('internal_error', 'internal error');
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+    return c.body(errorBody(error.code, error.message, c.get('requestId')), error.status as 400, headers);
+  });
+  return app;
+}

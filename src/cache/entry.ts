@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * One cached answer. Times are ms since the epoch on the injected clock:
+ * fresh until `freshUntil` (served without asking upstream), servable stale until `staleUntil`, then gone.
+ */
+export const cacheEntry = z.object({
+  /** 'found': `body` is the representation; 'not_found': a remembered upstream 404 (negative entry). */
+  kind: z.enum(['found', 'not_found']),
+  /** The consumer representation, serialized JSON; for 'not_found' the error code. */
+  body: z.string(),
+  /** Strong ETag of `body`, the same on every instance. */
+  etag: z.string(),
+  /** Katapult's ETags, one per upstream page (a get has one), sent back as `If-None-Match` on refresh. */
+  upstreamEtags: z.array(z.string().nullable()),
+  storedAt: z.number(),
+  freshUntil: z.number(),
+  staleUntil: z.number(),
+});
+export type CacheEntry = z.infer<typeof cacheEntry>;
+
+/** A shared cache tier. `undefined` from `get` is a miss, also when the tier could not answer. */
+export interface CacheStore {
+  get(key: string): Promise<CacheEntry | undefined>;
+  set(key: string, entry: CacheEntry): Promise<void>;
+  delete(key: string): Promise<void>;
+}

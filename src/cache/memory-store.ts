@@ -1,0 +1,53 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+import type { CacheEntry, CacheStore } from './entry.js';
+
+/** Per-entry bookkeeping on top of the body and key, so small entries are not counted as free. */
+const ENTRY_OVERHEAD_BYTES = 256;
+
+/**
+ * L1: in-process, bounded in bytes (UTF-16 length of the body, a fair upper bound of its heap size).
+ * Expiry is logical, on the injected clock: an entry past `staleUntil` is dropped when read.
+ */
+export class MemoryStore implements CacheStore {
+  readonly #lru: LRUCache<string, CacheEntry>;
+  readonly #clock: Clock;
+
+  constructor(maxBytes: number, clock: Clock) {
+    this.#clock = clock;
+    this.#lru = new LRUCache({
+      maxSize: maxBytes,
+      sizeCalculation: (entry, key) => entry.body.length * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+    });
+  }
+
+  /** Synchronous read, for the hit path. */
+  peek(key: string): CacheEntry | undefined {
+    const entry = this.#lru.get(key);
+    if (entry && this.#clock.now() >= entry.staleUntil) {
+      this.#lru.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    return this.peek(key);
+  }
+
+  async set(key: string, entry: CacheEntry): Promise<void> {
+    this.#lru.set(key, entry);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#lru.delete(key);
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.#lru.size, bytes: this.#lru.calculatedSize };
+  }
+}

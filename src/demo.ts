@@ -1,0 +1,32 @@
+import { loadConfig } from './config/config.js';
+import { createRuntime } from './runtime.js';
+import { KatapultSimulator } from './simulator/simulator.js';
+
+/**
+ * `npm run demo`: the service on its embedded defaults, against the built-in simulator on loopback,
+ * with an in-process cache. No token, no Redis, nothing leaves the machine.
+ */
+const sim = new KatapultSimulator();
+const upstream = await sim.listen(0, '127.0.0.1');
+const config = loadConfig(undefined, {
+  demo: true,
+  defaults: { HOST: '127.0.0.1' },
+  overrides: { KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, KATAPULT_API_TOKEN_FILE: undefined, REDIS_URL: undefined },
+});
+const runtime = createRuntime(config);
+const url = await runtime.listen();
+runtime.deps.logger.info({ url, upstream }, 'listening (demo)');
+process.stdout.write(
+  [
+    '',
+    `katapult-bff demo is up at ${url}`,
+    `  curl -i ${url}/packages`,
+    `  curl -i ${url}/packages/rock-3`,
+    `  curl -i '${url}/packages?organization=acme'`,
+    'Ctrl-C stops it.',
+    '',
+  ].join('\n'),
+);
+const stop = () => void Promise.all([runtime.close(), sim.close()]).then(() => process.exit(0));
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

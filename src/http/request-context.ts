@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../observability/logger.js';
+import type { AppEnv } from './context.js';
+
+/** An inbound id is kept only if it is short and plain, so it cannot forge log lines or headers. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestId(header: string | undefined | null): string {
+  return header && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * Gives every request an id (from `X-Request-Id` when well-formed), echoes it, and writes one log line
+ * per request. Only method, path, status, timing and cache outcome are logged: no headers, so no keys.
+ */
+export function requestContext(logger: Logger, now: () => number = () => performance.now()): MiddlewareHandler<AppEnv> {
+  return async function requestContext(c, next) {
+    const started = now();
+    const id = requestId(c.req.header('x-request-id'));
+    c.set('requestId', id);
+    await next();
+    c.res.headers.set('x-request-id', id);
+    logger.info(
+      {
+        reqId: id,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        cache: c.res.headers.get('x-cache') ?? undefined,
+        ms: Math.round((now() - started) * 10) / 10,
+      },
+      'request',
+    );
+  };
+}

@@ -1,0 +1,34 @@
+import type { Served } from '../packages/service.js';
+import { AppError, type ErrorCode } from './errors.js';
+import { ifNoneMatchMatches } from './etag.js';
+
+export interface Rendered {
+  status: 200 | 304;
+  headers: Record<string, string>;
+  /** Null for a 304. */
+  body: string | null;
+}
+
+const STALE_WARNING = '111 katapult-bff "Revalidation Failed"';
+
+/**
+ * Turns a cache answer into the consumer's response: a strong `ETag`, `Cache-Control` with the freshness
+ * left (`private` for an organization's packages, which must not sit in shared caches), `Age`, `X-Cache`,
+ * and a 304 when `If-None-Match` already names this representation. A cached "not found" becomes its 404.
+ */
+export function render(served: Served, opts: { shared: boolean; ifNoneMatch: string | undefined | null; now: number; notFoundMessage: string }): Rendered {
+  const { entry, status } = served;
+  if (entry.kind === 'not_found') throw new AppError(entry.body as ErrorCode, opts.notFoundMessage);
+
+  const maxAge = status === 'STALE' ? 0 : Math.max(0, Math.floor((entry.freshUntil - opts.now) / 1000));
+  const headers: Record<string, string> = {
+    etag: entry.etag,
+    'cache-control': `${opts.shared ? 'public' : 'private'}, max-age=${maxAge}`,
+    age: String(Math.max(0, Math.floor((opts.now - entry.storedAt) / 1000))),
+    'x-cache': status,
+  };
+  if (served.refreshError) headers.warning = STALE_WARNING;
+  if (ifNoneMatchMatches(opts.ifNoneMatch, entry.etag)) return { status: 304, headers, body: null };
+  headers['content-type'] = 'application/json; charset=utf-8';
+  return { status: 200, headers, body: entry.body };
+}

@@ -1,0 +1,30 @@
+import { UpstreamError } from '../upstream/errors.js';
+import { AppError } from './errors.js';
+
+/**
+ * What a consumer is told when upstream failed and nothing servable was cached. Katapult's own codes and
+ * messages stay inside: they can describe our token, which is none of the consumer's business.
+ */
+export function toAppError(err: unknown, nowMs: number): unknown {
+  if (!(err instanceof UpstreamError)) return err;
+  switch (err.kind) {
+    case 'package_not_found':
+      return new AppError('package_not_found', 'no package matches this id or permalink');
+    case 'organization_not_found':
+      return new AppError('organization_not_found', 'no organization matches this id or sub-domain');
+    case 'timeout':
+      return new AppError('upstream_timeout', 'Katapult did not answer in time');
+    case 'unavailable':
+      return new AppError('upstream_unavailable', 'Katapult is unavailable');
+    case 'rate_limited':
+      // Katapult's window is the clock minute: the budget returns at the next :00 (FACTS.md, Rate limits).
+      return new AppError('upstream_rate_limited', 'the Katapult rate limit is spent until the next minute', secondsToNextMinute(nowMs));
+    case 'bad_response':
+    case 'rejected':
+      return new AppError('upstream_error', 'Katapult answered with an error');
+  }
+}
+
+export function secondsToNextMinute(nowMs: number): number {
+  return Math.max(1, Math.ceil((60_000 - (nowMs % 60_000)) / 1000));
+}

@@ -1,0 +1,57 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { AppContext, AppEnv } from '../http/context.js';
+import { AppError } from '../http/errors.js';
+import { parseQuery } from '../http/query.js';
+import { render } from '../http/respond.js';
+import { toAppError } from '../http/upstream-errors.js';
+import type { OrgScope } from '../upstream/katapult-client.js';
+import { organizationParam, packageRefParam, PUBLIC } from './params.js';
+import type { PackageService, Served } from './service.js';
+
+const scopeQuery = z.strictObject({ organization: organizationParam.optional() });
+
+/** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
+export function packageRoutes(deps: { packages: PackageService; clock: Clock }): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+
+  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string) => {
+    const served = await serve().catch((err: unknown) => {
+      throw toAppError(err, deps.clock.now());
+    });
+    const out = render(served, {
+      shared: scope.kind === 'public',
+      ifNoneMatch: c.req.header('if-none-match'),
+      now: deps.clock.now(),
+      notFoundMessage,
+    });
+    return out.body === null ? c.body(null, 304, out.headers) : c.body(out.body, 200, out.headers);
+  };
+
+  routes.get('/packages', (c) => {
+    const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
+    return answer(c, scope, () => deps.packages.list(scope), 'no organization matches this id or sub-domain');
+  });
+
+  routes.get('/packages/:ref', (c) => {
+    const ref = packageRefParam.safeParse(c.req.param('ref'));
+    if (!ref.success) throw new AppError('invalid_request', `path parameter 'ref': ${ref.error.issues[0]!.message}`);
+    const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
+    return answer(c, scope, () => deps.packages.get(ref.data, scope), 'no package matches this id or permalink');
+  });
+
+  routes.all('/packages', methodNotAllowed);
+  routes.all('/packages/:ref', methodNotAllowed);
+  return routes;
+}
+
+function methodNotAllowed(c: AppContext): never {
+  c.header('allow', 'GET, HEAD');
+  throw new AppError('method_not_allowed', `${c.req.method} is not allowed here; use GET`);
+}
+
+function searchOf(url: string): URLSearchParams {
+  const q = url.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+}

@@ -1,0 +1,83 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Redis } from 'ioredis';
+import { createApp, type AppDeps } from './app.js';
+import { MemoryStore } from './cache/memory-store.js';
+import { createRedis } from './cache/redis.js';
+import { RedisStore } from './cache/redis-store.js';
+import { TieredStore } from './cache/tiered-store.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/config.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { PackageService } from './packages/service.js';
+import { KatapultClient } from './upstream/katapult-client.js';
+
+export interface RuntimeParts {
+  logger?: Logger;
+  clock?: Clock;
+  fetch?: typeof fetch;
+}
+
+export interface Runtime {
+  deps: AppDeps;
+  app: ReturnType<typeof createApp>;
+  redis: Redis | null;
+  /** Starts listening; resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops accepting, closes open connections and Redis. */
+  close(): Promise<void>;
+}
+
+/** Builds every part once from the config (and any part a test or the demo supplies) and wires them. */
+export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
+  const logger = parts.logger ?? createLogger(config.logLevel);
+  const clock = parts.clock ?? systemClock;
+  if (config.demo) logger.warn('demo mode: upstream is the built-in Katapult simulator, not api.katapult.io');
+
+  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisTimeoutMs, logger) : null;
+  if (!redis) logger.info('REDIS_URL not set: in-process cache only, nothing shared between instances');
+
+  const store = new TieredStore(new MemoryStore(config.l1MaxBytes, clock), redis ? new RedisStore(redis, clock, logger) : null);
+  const client = new KatapultClient({
+    baseUrl: config.katapultApiUrl,
+    token: config.katapultToken,
+    timeoutMs: config.katapultTimeoutMs,
+    fetch: parts.fetch,
+  });
+  const packages = new PackageService({
+    store,
+    client,
+    clock,
+    logger,
+    freshMs: config.freshMs,
+    staleMs: config.staleMs,
+    negativeMs: config.negativeMs,
+  });
+  const deps: AppDeps = { config, logger, clock, store, packages };
+  const app = createApp(deps);
+
+  let server: Server | null = null;
+  return {
+    deps,
+    app,
+    redis,
+    async listen(port = config.port, host = config.host) {
+      server = createServer(getRequestListener(app.fetch));
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, resolve);
+      });
+      const addr = server.address() as AddressInfo;
+      return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    },
+    async close() {
+      if (server) {
+        const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeAllConnections();
+        await closing;
+      }
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
