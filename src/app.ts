@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import type { TieredStore } from './cache/tiered-store.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/config.js';
-import type { AppEnv } from './http/context.js';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { AppContext, AppEnv } from './http/context.js';
 import { AppError, errorBody } from './http/errors.js';
 import { printable } from './http/query.js';
-import { requestContext } from './http/request-context.js';
+import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
 import { packageRoutes } from './packages/routes.js';
 import type { PackageService } from './packages/service.js';
@@ -24,18 +25,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestContext(deps.logger));
   app.route('/', packageRoutes(deps));
 
-  app.notFound((c) => {
-    throw new AppError('route_not_found', `no route for ${c.req.method} ${printable(c.req.path)}`);
-  });
+  // Answered here rather than thrown: the request middleware must still see it and stamp the request id.
+  app.notFound((c) => errorResponse(c, new AppError('route_not_found', `no route for ${c.req.method} ${printable(c.req.path)}`)));
 
   // The one error handler: every failure leaves as `{"error":{code,message,requestId}}`.
   app.onError((err, c) => {
-    const known = err instanceof AppError ? err : null;
-    if (!known) deps.logger.error({ err, reqId: c.get('requestId') }, 'unhandled error');
-    const error = known ?? new AppError('internal_error', 'internal error');
-    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
-    return c.body(errorBody(error.code, error.message, c.get('requestId')), error.status as 400, headers);
+    if (err instanceof AppError) return errorResponse(c, err);
+    deps.logger.error({ err, reqId: c.get('requestId') }, 'unhandled error');
+    return errorResponse(c, new AppError('internal_error', 'internal error'));
   });
   return app;
+}
+
+function errorResponse(c: AppContext, error: AppError): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  const id = c.get('requestId') ?? requestId(null);
+  headers['x-request-id'] = id;
+  return c.body(errorBody(error.code, error.message, id), error.status as ContentfulStatusCode, headers);
 }
