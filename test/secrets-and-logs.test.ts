@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
+import { createRuntime, type Runtime } from '../src/runtime.js';
+import { KatapultSimulator } from '../src/simulator/simulator.js';
+import { captureLogs } from './support/logs.js';
+
+const TOKEN = 'kt_Sup3rS3cretT0ken_do-not-leak';
+
+/** The Katapult token must never reach a response or a log line, on any path, errors included. */
+describe('secrets and request logs', () => {
+  const sim = new KatapultSimulator({ token: TOKEN });
+  const logs = captureLogs();
+  let rt: Runtime;
+  let url = '';
+
+  beforeAll(async () => {
+    const upstream = await sim.listen();
+    rt = createRuntime(loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: TOKEN, KATAPULT_TIMEOUT_MS: '300', LOG_LEVEL: 'debug' }), {
+      logger: logs.logger,
+    });
+    url = await rt.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await rt.close();
+    await sim.close();
+  });
+
+  it('never shows the token, whatever happens upstream', async () => {
+    const seen: string[] = [];
+    const hit = async (path: string, init?: RequestInit) => {
+      const res = await fetch(`${url}${path}`, init);
+      seen.push(JSON.stringify([...res.headers]), await res.text());
+      return res.status;
+    };
+    expect(await hit('/packages')).toBe(200);
+    expect(await hit('/packages/rock-3', { headers: { 'x-request-id': 'trace-1' } })).toBe(200);
+    expect(await hit('/packages/no-such')).toBe(404);
+    expect(await hit('/packages?bad=1')).toBe(400);
+    for (const fault of [{ kind: 'status', status: 503 }, { kind: 'status', status: 429 }, { kind: 'malformed' }, { kind: 'hang' }] as const) {
+      sim.setFault(fault);
+      expect(await hit(`/packages/rock-${fault.kind}`)).toBeGreaterThanOrEqual(500);
+    }
+    sim.setFault(null);
+    // Katapult refusing the token (rotated, revoked) is our problem, reported without the token.
+    const wrong = new KatapultSimulator({ token: 'another' });
+    const wrongUrl = await wrong.listen();
+    const other = createRuntime(loadConfig({ KATAPULT_API_URL: wrongUrl, KATAPULT_API_TOKEN: TOKEN }), { logger: logs.logger });
+    const refused = await other.app.request('/packages');
+    expect(refused.status).toBe(502);
+    seen.push(await refused.text());
+    await other.close();
+    await wrong.close();
+
+    expect(seen.join('\n')).not.toContain(TOKEN);
+    expect(logs.lines.length).toBeGreaterThan(8);
+    expect(logs.lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('writes one JSON line per request with its id, status and cache outcome', async () => {
+    logs.lines.length = 0;
+    await fetch(`${url}/packages/rock-3`, { headers: { 'x-request-id': 'trace-42', authorization: `Bearer ${TOKEN}` } });
+    const lines = logs.parsed().filter((l) => l.msg === 'request');
+    expect(lines).toEqual([
+      expect.objectContaining({ reqId: 'trace-42', method: 'GET', path: '/packages/rock-3', status: 200, cache: 'HIT', ms: expect.any(Number) }),
+    ]);
+    expect(logs.lines.join('\n')).not.toContain(TOKEN);
+  });
+});
+
+describe('single-flight inside one instance', () => {
+  it('100 concurrent misses for one key make one upstream request per page', async () => {
+    const sim = new KatapultSimulator();
+    const upstream = await sim.listen();
+    sim.setFault({ kind: 'latency', ms: 50 });
+    const rt = createRuntime(loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, LOG_LEVEL: 'silent' }));
+    const answers = await Promise.all(Array.from({ length: 100 }, () => rt.app.request('/packages')));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(answers.map((r) => r.headers.get('etag'))).size).toBe(1);
+    expect(sim.count('list')).toBe(1);
+    await rt.close();
+    await sim.close();
+  });
+});
