@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Redis } from 'ioredis';
 import { createApp, type AppDeps } from './app.js';
+import { createHitPath } from './http/hit-path.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { createRedis } from './cache/redis.js';
 import { RedisStore } from './cache/redis-store.js';
@@ -63,7 +64,11 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      server = createServer(getRequestListener(app.fetch));
+      const hit = createHitPath(store.l1, clock, logger);
+      const full = getRequestListener(app.fetch);
+      server = createServer((req, res) => {
+        if (!hit(req, res)) void full(req, res);
+      });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(port, host, resolve);

@@ -1,0 +1,64 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listKey, packageKey } from '../cache/keys.js';
+import type { CacheEntry } from '../cache/entry.js';
+import type { MemoryStore } from '../cache/memory-store.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../observability/logger.js';
+import { ifNoneMatchMatches } from './etag.js';
+import { requestId } from './request-context.js';
+
+const PUBLIC_LIST = listKey({ kind: 'public' });
+const PLAIN_REF = /^\/packages\/(vmpkg_[A-Za-z0-9]{1,64}|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/;
+
+/** Bytes of each entry's body, made once per entry rather than once per response. */
+const bodies = new WeakMap<CacheEntry, Buffer>();
+
+/**
+ * The cache-hit path, in front of the router: a GET for public packages whose entry is fresh in L1 is
+ * answered straight from memory, with no routing, parsing or JSON encoding. Anything else (a miss, a
+ * stale entry, an organization scope, a query string, another method) returns false and takes the
+ * full path, which gives the same answer more slowly. Headers match what `render()` sends for a HIT.
+ */
+export function createHitPath(l1: MemoryStore, clock: Clock, logger: Logger) {
+  return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
+    const started = performance.now();
+    if (req.method !== 'GET') return false;
+    const key = keyFor(req.url!);
+    if (!key) return false;
+    const entry = l1.peek(key);
+    const now = clock.now();
+    if (!entry || entry.kind !== 'found' || now >= entry.freshUntil) return false;
+
+    const id = requestId(req.headers['x-request-id']);
+    const notModified = ifNoneMatchMatches(req.headers['if-none-match'], entry.etag);
+    const headers: Record<string, string | number> = {
+      etag: entry.etag,
+      'cache-control': `public, max-age=${Math.floor((entry.freshUntil - now) / 1000)}`,
+      age: Math.floor((now - entry.storedAt) / 1000),
+      'x-cache': 'HIT',
+      'x-request-id': id,
+    };
+    if (notModified) {
+      res.writeHead(304, headers).end();
+    } else {
+      let body = bodies.get(entry);
+      if (!body) bodies.set(entry, (body = Buffer.from(entry.body)));
+      headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-length'] = body.length;
+      res.writeHead(200, headers).end(body);
+    }
+    logger.info(
+      { reqId: id, method: 'GET', path: req.url, status: notModified ? 304 : 200, cache: 'HIT', ms: Math.round((performance.now() - started) * 10) / 10 },
+      'request',
+    );
+    return true;
+  };
+}
+
+function keyFor(url: string): string | null {
+  if (url === '/packages') return PUBLIC_LIST;
+  const m = PLAIN_REF.exec(url);
+  if (!m) return null;
+  const ref = m[1]!;
+  return packageKey(ref.startsWith('vmpkg_') ? { by: 'id', value: ref } : { by: 'permalink', value: ref }, { kind: 'public' });
+}
