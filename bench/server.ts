@@ -5,8 +5,9 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
 
 /**
  * A server process for the benchmark, so load generator and server do not share one event loop.
- *   service [redisUrl]   the service in front of its own simulator, cache warmed
- *   bare <file>          node:http answering the bytes in <file> (the Node ceiling)
+ *   service [logLevel]   the service in front of its own simulator (LOG_LEVEL, default info)
+ *   bare <file>          node:http answering the bytes in <file> with the service's own response headers
+ *                        (<file>.headers.json): the Node ceiling for exactly this response
  * Sends its base URL to the parent over IPC.
  */
 const [mode, arg] = process.argv.slice(2);
@@ -14,15 +15,16 @@ const [mode, arg] = process.argv.slice(2);
 if (mode === 'bare') {
   const { readFileSync } = await import('node:fs');
   const body = readFileSync(arg!);
+  const headers = JSON.parse(readFileSync(`${arg}.headers.json`, 'utf8')) as Record<string, string>;
   const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+    res.writeHead(200, headers);
     res.end(body);
   });
   server.listen(0, '127.0.0.1', () => process.send!(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
 } else {
   const sim = new KatapultSimulator({ budgetPerMinute: 1_000_000 });
   const upstream = await sim.listen();
-  const config = loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, REDIS_URL: arg, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', CACHE_FRESH_SECONDS: '3600' });
+  const config = loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, LOG_LEVEL: arg ?? 'info', CACHE_FRESH_SECONDS: '3600' });
   const runtime = createRuntime(config);
   const url = await runtime.listen(0, '127.0.0.1');
   process.send!(url);

@@ -8,6 +8,7 @@ import { AppError, errorBody } from './http/errors.js';
 import { printable } from './http/query.js';
 import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
+import type { RequestLog } from './observability/request-log.js';
 import { packageRoutes } from './packages/routes.js';
 import type { PackageService } from './packages/service.js';
 
@@ -17,12 +18,13 @@ export interface AppDeps {
   clock: Clock;
   store: TieredStore;
   packages: PackageService;
+  requestLog: RequestLog;
 }
 
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(requestContext(deps.logger));
+  app.use(requestContext(deps.requestLog));
   app.route('/', packageRoutes(deps));
 
   // Answered here rather than thrown: the request middleware must still see it and stamp the request id.

@@ -11,6 +11,7 @@ import { TieredStore } from './cache/tiered-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/config.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { RequestLog } from './observability/request-log.js';
 import { PackageService } from './packages/service.js';
 import { KatapultClient } from './upstream/katapult-client.js';
 
@@ -55,7 +56,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     staleMs: config.staleMs,
     negativeMs: config.negativeMs,
   });
-  const deps: AppDeps = { config, logger, clock, store, packages };
+  const deps: AppDeps = { config, logger, clock, store, packages, requestLog: new RequestLog(logger) };
   const app = createApp(deps);
 
   let server: Server | null = null;
@@ -64,7 +65,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      const hit = createHitPath(store.l1, clock, logger);
+      const hit = createHitPath(store.l1, clock, deps.requestLog);
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         if (!hit(req, res)) void full(req, res);

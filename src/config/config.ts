@@ -10,7 +10,7 @@ import { Secret } from './secret.js';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int(`must be a whole number`).min(min).max(max);
+  z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).max(max);
 
 const redisUrl = z
   .string()

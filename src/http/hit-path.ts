@@ -3,9 +3,9 @@ import { listKey, packageKey } from '../cache/keys.js';
 import type { CacheEntry } from '../cache/entry.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import type { Clock } from '../clock.js';
-import type { Logger } from '../observability/logger.js';
+import type { RequestLog } from '../observability/request-log.js';
 import { ifNoneMatchMatches } from './etag.js';
-import { requestId } from './request-context.js';
+import { elapsedMs, requestId } from './request-context.js';
 
 const PUBLIC_LIST = listKey({ kind: 'public' });
 const PLAIN_REF = /^\/packages\/(vmpkg_[A-Za-z0-9]{1,64}|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/;
@@ -19,7 +19,7 @@ const bodies = new WeakMap<CacheEntry, Buffer>();
  * stale entry, an organization scope, a query string, another method) returns false and takes the
  * full path, which gives the same answer more slowly. Headers match what `render()` sends for a HIT.
  */
-export function createHitPath(l1: MemoryStore, clock: Clock, logger: Logger) {
+export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog) {
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
     if (req.method !== 'GET') return false;
@@ -29,7 +29,7 @@ export function createHitPath(l1: MemoryStore, clock: Clock, logger: Logger) {
     const now = clock.now();
     if (!entry || entry.kind !== 'found' || now >= entry.freshUntil) return false;
 
-    const id = requestId(req.headers['x-request-id']);
+    const id = requestId(req.headers['x-request-id'] as string | undefined);
     const notModified = ifNoneMatchMatches(req.headers['if-none-match'], entry.etag);
     const headers: Record<string, string | number> = {
       etag: entry.etag,
@@ -47,10 +47,7 @@ export function createHitPath(l1: MemoryStore, clock: Clock, logger: Logger) {
       headers['content-length'] = body.length;
       res.writeHead(200, headers).end(body);
     }
-    logger.info(
-      { reqId: id, method: 'GET', path: req.url, status: notModified ? 304 : 200, cache: 'HIT', ms: Math.round((performance.now() - started) * 10) / 10 },
-      'request',
-    );
+    log.write({ reqId: id, method: 'GET', path: req.url!, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
     return true;
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../observability/logger.js';
+import type { RequestLog } from '../observability/request-log.js';
 import type { AppEnv } from './context.js';
 
 /** An inbound id is kept only if it is short and plain, so it cannot forge log lines or headers. */
@@ -14,23 +14,25 @@ export function requestId(header: string | undefined | null): string {
  * Gives every request an id (from `X-Request-Id` when well-formed), echoes it, and writes one log line
  * per request. Only method, path, status, timing and cache outcome are logged: no headers, so no keys.
  */
-export function requestContext(logger: Logger, now: () => number = () => performance.now()): MiddlewareHandler<AppEnv> {
+export function requestContext(log: RequestLog): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
-    const started = now();
+    const started = performance.now();
     const id = requestId(c.req.header('x-request-id'));
     c.set('requestId', id);
     await next();
     c.res.headers.set('x-request-id', id);
-    logger.info(
-      {
-        reqId: id,
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        cache: c.res.headers.get('x-cache') ?? undefined,
-        ms: Math.round((now() - started) * 10) / 10,
-      },
-      'request',
-    );
+    log.write({
+      reqId: id,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      cache: c.res.headers.get('x-cache') ?? undefined,
+      ms: elapsedMs(started),
+    });
   };
+}
+
+/** Milliseconds since `started` (a `performance.now()` reading), to 0.1 ms. */
+export function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
 }

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './support/stack.js';
+import { FakeClock } from './support/clock.js';
+
+/**
+ * Over real HTTP, fresh public hits are answered by the hit path in front of the router. Its answers must
+ * be the router's answers: same body, same headers, same conditional handling.
+ */
+describe('cache-hit path', () => {
+  const clock = new FakeClock();
+  let stack: Stack;
+  let url = '';
+  beforeAll(async () => {
+    stack = await startStack({ clock, env: { CACHE_FRESH_SECONDS: '60' } });
+    url = stack.urls[0]!;
+  });
+  afterAll(() => stack.close());
+
+  const headersOf = (res: Response) =>
+    Object.fromEntries([...res.headers].filter(([k]) => !['date', 'x-request-id', 'x-cache', 'keep-alive', 'connection'].includes(k)));
+
+  it.each(['/packages', '/packages/rock-3', '/packages/vmpkg_dMeEyd1g8hwIlxR8'])('answers %s exactly as the router does', async (path) => {
+    const routed = await fetch(`${url}${path}`);
+    const routedBody = await routed.text();
+    expect(routed.headers.get('x-cache')).toBe('MISS');
+    // Same instant: same Age and max-age from both paths.
+    const routedAgain = await stack.runtimes[0]!.app.request(path);
+    const hit = await fetch(`${url}${path}`, { headers: { 'x-request-id': 'hit-1' } });
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(hit.headers.get('x-request-id')).toBe('hit-1');
+    expect(await hit.text()).toBe(routedBody);
+    expect(headersOf(hit)).toEqual({ ...headersOf(routedAgain), 'content-length': String(Buffer.byteLength(routedBody)) });
+    expect(stack.sim.count()).toBeGreaterThan(0);
+  });
+
+  it('answers If-None-Match with 304 and sends nothing upstream', async () => {
+    const first = await fetch(`${url}/packages/rock-6`);
+    const etag = first.headers.get('etag')!;
+    const before = stack.sim.count();
+    clock.advance(5_000);
+    const res = await fetch(`${url}/packages/rock-6`, { headers: { 'if-none-match': `W/${etag}` } });
+    expect(res.status).toBe(304);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=55');
+    expect(res.headers.get('age')).toBe('5');
+    expect(stack.sim.count()).toBe(before);
+  });
+
+  it('leaves expired entries, queries and other methods to the router', async () => {
+    await fetch(`${url}/packages/rock-12`);
+    clock.advance(61_000);
+    expect((await fetch(`${url}/packages/rock-12`)).headers.get('x-cache')).toBe('REVALIDATED');
+    const head = await fetch(`${url}/packages/rock-12`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('x-cache')]).toEqual([200, 'HIT']);
+    expect((await fetch(`${url}/packages/rock-12`, { method: 'POST' })).status).toBe(405);
+  });
+});
