@@ -1,4 +1,9 @@
 import { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import { adminRoutes } from './admin/routes.js';
+import { healthRoutes } from './http/health.js';
+import type { CircuitBreaker } from './upstream/breaker.js';
+import type { BudgetGovernor } from './upstream/governor.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/config.js';
@@ -19,13 +24,19 @@ export interface AppDeps {
   store: TieredStore;
   packages: PackageService;
   requestLog: RequestLog;
+  redis: Redis | null;
+  governor: BudgetGovernor;
+  breaker: CircuitBreaker;
 }
 
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.requestLog));
+  app.route('/', healthRoutes(deps));
   app.route('/', packageRoutes(deps));
+  // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
+  if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));
 
   // Answered here rather than thrown: the request middleware must still see it and stamp the request id.
   app.notFound((c) => errorResponse(c, new AppError('route_not_found', `no route for ${c.req.method} ${printable(c.req.path)}`)));

@@ -3,16 +3,21 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Redis } from 'ioredis';
 import { createApp, type AppDeps } from './app.js';
-import { createHitPath } from './http/hit-path.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { createRedis } from './cache/redis.js';
 import { RedisStore } from './cache/redis-store.js';
 import { TieredStore } from './cache/tiered-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/config.js';
+import { InvalidationListener } from './coordination/invalidation.js';
+import { RefreshLock } from './coordination/refresh-lock.js';
+import { createHitPath } from './http/hit-path.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { RequestLog } from './observability/request-log.js';
 import { PackageService } from './packages/service.js';
+import { CircuitBreaker } from './upstream/breaker.js';
+import { UpstreamGate } from './upstream/gate.js';
+import { BudgetGovernor } from './upstream/governor.js';
 import { KatapultClient } from './upstream/katapult-client.js';
 
 export interface RuntimeParts {
@@ -40,23 +45,38 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisTimeoutMs, logger) : null;
   if (!redis) logger.info('REDIS_URL not set: in-process cache only, nothing shared between instances');
 
-  const store = new TieredStore(new MemoryStore(config.l1MaxBytes, clock), redis ? new RedisStore(redis, clock, logger) : null);
+  const l1 = new MemoryStore(config.l1MaxBytes, clock);
+  const l2 = redis ? new RedisStore(redis, clock, logger) : null;
+  const store = new TieredStore(l1, l2, clock);
+  const invalidations = redis ? new InvalidationListener(redis, l1, logger) : null;
+
+  const governor = new BudgetGovernor(redis, clock, logger, config.budgetReservePercent);
+  const breaker = new CircuitBreaker(clock, config.breakerFailures, config.breakerCooldownMs, (state) =>
+    logger.warn({ circuit: state }, 'upstream circuit breaker changed state'),
+  );
   const client = new KatapultClient({
     baseUrl: config.katapultApiUrl,
     token: config.katapultToken,
     timeoutMs: config.katapultTimeoutMs,
     fetch: parts.fetch,
+    gate: new UpstreamGate(governor, breaker, config.upstreamConcurrency),
   });
+  // A lock outlives the slowest refresh it guards (a list walk is a few sequential rounds of requests).
+  const lockTtlMs = 3 * config.katapultTimeoutMs + 1000;
   const packages = new PackageService({
     store,
     client,
     clock,
     logger,
+    lock: redis && l2 ? new RefreshLock(redis, l2, logger, { lockTtlMs, failureTtlMs: 2000 }) : null,
     freshMs: config.freshMs,
     staleMs: config.staleMs,
     negativeMs: config.negativeMs,
+    swrMs: config.swrMs,
+    refreshAheadMs: config.refreshAheadMs,
+    waitMs: lockTtlMs + config.katapultTimeoutMs + 1000,
   });
-  const deps: AppDeps = { config, logger, clock, store, packages, requestLog: new RequestLog(logger) };
+  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, requestLog: new RequestLog(logger) };
   const app = createApp(deps);
 
   let server: Server | null = null;
@@ -65,7 +85,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      const hit = createHitPath(store.l1, clock, deps.requestLog);
+      const hit = createHitPath(store.l1, clock, deps.requestLog, config.refreshAheadMs);
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         if (!hit(req, res)) void full(req, res);
@@ -83,6 +103,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         server.closeAllConnections();
         await closing;
       }
+      await invalidations?.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -12,22 +12,38 @@ describe('/packages', () => {
   let rt: Runtime;
   const get = (path: string, headers: Record<string, string> = {}) => rt.app.request(path, { headers });
 
+  let upstream = '';
   beforeAll(async () => {
-    const url = await sim.listen();
+    upstream = await sim.listen();
+  });
+  // A new instance per test, a minute later: no cache, budget window, breaker or failure carries over.
+  beforeEach(() => {
+    clock.advance(60_000);
+    sim.resetCounts();
     rt = createRuntime(
-      loadConfig({ KATAPULT_API_URL: url, KATAPULT_API_TOKEN: sim.token, CACHE_FRESH_SECONDS: '60', CACHE_STALE_SECONDS: '600', CACHE_NEGATIVE_SECONDS: '10' }),
+      loadConfig({
+        KATAPULT_API_URL: upstream,
+        KATAPULT_API_TOKEN: sim.token,
+        CACHE_FRESH_SECONDS: '60',
+        CACHE_SWR_SECONDS: '30',
+        CACHE_REFRESH_AHEAD_SECONDS: '10',
+        CACHE_STALE_SECONDS: '600',
+        CACHE_NEGATIVE_SECONDS: '10',
+      }),
       { clock, logger: createLogger('silent') },
     );
   });
-  beforeEach(() => {
-    rt.deps.store.l1.clear();
-    sim.resetCounts();
-  });
-  afterEach(() => sim.setFault(null));
-  afterAll(async () => {
+  afterEach(async () => {
+    sim.setFault(null);
     await rt.close();
-    await sim.close();
   });
+  afterAll(() => sim.close());
+
+  /** Waits until the simulator has served `n` requests (a background refresh is not awaited by anyone). */
+  const upstreamCalls = async (n: number) => {
+    for (let i = 0; i < 200 && sim.count() < n; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(sim.count()).toBe(n);
+  };
 
   it('lists every public package in upstream order, mapped, with nulls for what the list omits', async () => {
     const res = await get('/packages');
@@ -61,9 +77,9 @@ describe('/packages', () => {
     expect(sim.count()).toBe(1);
   });
 
-  it('refreshes an expired entry with a conditional request: 304 upstream means REVALIDATED', async () => {
+  it('past the stale-while-revalidate window, refreshes before answering: a 304 upstream means REVALIDATED', async () => {
     await get('/packages');
-    clock.advance(61_000);
+    clock.advance(91_000);
     const res = await get('/packages');
     expect(res.headers.get('x-cache')).toBe('REVALIDATED');
     expect(res.headers.get('age')).toBe('0');
@@ -72,7 +88,7 @@ describe('/packages', () => {
 
   it('picks up changed upstream data on refresh with a new ETag', async () => {
     const before = await get('/packages/rock-6');
-    clock.advance(61_000);
+    clock.advance(91_000);
     sim.updatePackage('vmpkg_dMeEyd1g8hwIlxR8', { storage_in_gb: 55 });
     const after = await get('/packages/rock-6');
     expect(after.headers.get('x-cache')).toBe('MISS');
@@ -80,9 +96,35 @@ describe('/packages', () => {
     expect((await after.json()).package.storageGb).toBe(55);
   });
 
+  it('serves stale at once within the stale-while-revalidate window, while one background refresh runs', async () => {
+    const first = await get('/packages');
+    clock.advance(61_000);
+    const stale = await Promise.all([get('/packages'), get('/packages'), get('/packages')]);
+    expect(stale.map((r) => r.headers.get('x-cache'))).toEqual(['STALE', 'STALE', 'STALE']);
+    expect(stale[0]!.headers.get('warning')).toBeNull();
+    expect(stale[0]!.headers.get('age')).toBe('61');
+    await upstreamCalls(2);
+    expect(sim.log[1]).toMatchObject({ status: 304, ifNoneMatch: expect.stringMatching(/^W\//) });
+    const after = await get('/packages');
+    expect([after.headers.get('x-cache'), after.headers.get('age'), after.headers.get('etag')]).toEqual(['HIT', '0', first.headers.get('etag')]);
+  });
+
+  it('refreshes a requested entry shortly before it goes stale (refresh-ahead), so it is never served stale', async () => {
+    await get('/packages/rock-1');
+    clock.advance(45_000);
+    expect((await get('/packages/rock-1')).headers.get('x-cache')).toBe('HIT');
+    expect(sim.count()).toBe(1); // not yet in the last 10 s
+    clock.advance(8_000);
+    expect((await get('/packages/rock-1')).headers.get('x-cache')).toBe('HIT');
+    await upstreamCalls(2);
+    clock.advance(10_000); // past the first entry's freshness: the refreshed one is still fresh
+    const later = await get('/packages/rock-1');
+    expect([later.headers.get('x-cache'), later.headers.get('age')]).toEqual(['HIT', '10']);
+  });
+
   it('serves stale with a warning when the refresh fails, and keeps the good entry', async () => {
     const good = await (await get('/packages')).text();
-    clock.advance(61_000);
+    clock.advance(91_000);
     for (const fault of [{ kind: 'status', status: 503 }, { kind: 'status', status: 429 }, { kind: 'malformed' }] as const) {
       sim.setFault(fault);
       const res = await get('/packages');
@@ -93,6 +135,7 @@ describe('/packages', () => {
       expect(await res.text()).toBe(good);
     }
     sim.setFault(null);
+    clock.advance(60_000); // the 429 stopped upstream calls until the next minute
     expect((await get('/packages')).headers.get('x-cache')).toBe('REVALIDATED');
   });
 
@@ -106,6 +149,10 @@ describe('/packages', () => {
     const limited = await get('/packages/rock-12');
     expect(limited.status).toBe(503);
     expect(Number(limited.headers.get('retry-after'))).toBe(50); // clock is at :10 past the minute
+    // and the governor now refuses every call until the minute ends: nothing more reaches upstream
+    const calls = sim.count();
+    expect((await get('/packages/rock-18')).status).toBe(503);
+    expect(sim.count()).toBe(calls);
   });
 
   it('remembers a not-found briefly (negative caching)', async () => {
@@ -141,7 +188,7 @@ describe('/packages', () => {
 
     it('derives the ETag from content: the same body gives the same tag in a new process', async () => {
       const a = await get('/packages/rock-1');
-      const other = createRuntime(loadConfig({ KATAPULT_API_URL: sim.log.length ? rt.deps.config.katapultApiUrl : '', KATAPULT_API_TOKEN: sim.token }), {
+      const other = createRuntime(loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token }), {
         clock,
         logger: createLogger('silent'),
       });

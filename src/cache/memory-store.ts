@@ -43,6 +43,15 @@ export class MemoryStore implements CacheStore {
     this.#lru.delete(key);
   }
 
+  /** Drops every entry whose key matches one of `patterns`; returns how many went. */
+  deleteMatching(patterns: RegExp[]): number {
+    let n = 0;
+    for (const key of [...this.#lru.keys()]) {
+      if (patterns.some((p) => p.test(key))) n += Number(this.#lru.delete(key));
+    }
+    return n;
+  }
+
   clear(): void {
     this.#lru.clear();
   }

@@ -1,30 +1,82 @@
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../observability/logger.js';
 import { cacheEntry, type CacheEntry, type CacheStore } from './entry.js';
 
+/** Where instances tell each other that an entry changed or was purged (see coordination/invalidation.ts). */
+export const INVALIDATION_CHANNEL = 'kbff:v1:invalidate';
+
 /**
- * L2: Redis, shared by every instance. It is a helper, never a dependency: every failure (down, slow,
- * corrupt value) is logged and answered as a miss or a skipped write, so the caller carries on with
- * L1 and upstream. Command timeouts and fail-fast while disconnected are set on the client (see redis.ts).
+ * Writes an entry hash unless a newer lock holder already wrote it (fencing), and tells other instances
+ * when the representation changed. When the ETag is the same, only the times move: the body is not
+ * rewritten and nothing is broadcast.
+ * KEYS[1] entry. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil.
+ */
+const WRITE = `
+local fence = tonumber(ARGV[1])
+local current = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
+if fence > 0 and current > fence then return 'fenced' end
+local previous = redis.call('HGET', KEYS[1], 'etag')
+if previous == ARGV[6] then
+  redis.call('HSET', KEYS[1], 'upstreamEtags', ARGV[7], 'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10])
+else
+  redis.call('HSET', KEYS[1], 'kind', ARGV[4], 'body', ARGV[5], 'etag', ARGV[6], 'upstreamEtags', ARGV[7],
+    'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10])
+end
+if fence > current then redis.call('HSET', KEYS[1], 'fence', fence) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if previous and previous ~= ARGV[6] then
+  redis.call('PUBLISH', ARGV[3], cjson.encode({op = 'changed', key = KEYS[1], etag = ARGV[6]}))
+  return 'changed'
+end
+if previous then return 'unchanged' end
+return 'written'
+`;
+
+export type WriteOutcome = 'written' | 'changed' | 'unchanged' | 'fenced' | 'failed';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    kbffWrite(key: string, ...args: (string | number)[]): Result<WriteOutcome, Context>;
+  }
+}
+
+/**
+ * L2: Redis, shared by every instance; an entry is a hash so that a revalidation can move its times
+ * without rewriting its body. Redis is a helper, never a dependency: every failure (down, slow, corrupt
+ * value) is logged and answered as a miss or a skipped write, so the caller carries on with L1 and
+ * upstream. Command timeouts and fail-fast while disconnected are set on the client (see redis.ts).
  */
 export class RedisStore implements CacheStore {
   constructor(
-    private readonly redis: Redis,
+    readonly redis: Redis,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    redis.defineCommand('kbffWrite', { numberOfKeys: 1, lua: WRITE });
+  }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    let raw: string | null;
     try {
-      raw = await this.redis.get(key);
+      return this.parse(key, await this.redis.hgetall(key));
     } catch (err) {
       this.#failed('get', err);
       return undefined;
     }
-    if (raw === null) return undefined;
-    const parsed = cacheEntry.safeParse(safeJson(raw));
+  }
+
+  /** An entry from HGETALL's answer; undefined for none, or for one that does not parse. */
+  parse(key: string, hash: Record<string, string>): CacheEntry | undefined {
+    if (!hash.etag) return undefined;
+    const parsed = cacheEntry.safeParse({
+      kind: hash.kind,
+      body: hash.body,
+      etag: hash.etag,
+      upstreamEtags: safeJson(hash.upstreamEtags ?? ''),
+      storedAt: Number(hash.storedAt),
+      freshUntil: Number(hash.freshUntil),
+      staleUntil: Number(hash.staleUntil),
+    });
     if (!parsed.success) {
       this.logger.warn({ key }, 'redis: unreadable cache entry ignored');
       return undefined;
@@ -33,13 +85,31 @@ export class RedisStore implements CacheStore {
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
+    await this.write(key, entry, 0);
+  }
+
+  /** Writes `entry` unless an entry written under a higher fence (a later lock holder) is there. */
+  async write(key: string, entry: CacheEntry, fence: number): Promise<WriteOutcome> {
     // Physical TTL = end of the stale window; logical freshness lives in the entry.
     const ttlMs = Math.ceil(entry.staleUntil - this.clock.now());
-    if (ttlMs <= 0) return;
+    if (ttlMs <= 0) return 'failed';
     try {
-      await this.redis.set(key, JSON.stringify(entry), 'PX', ttlMs);
+      return await this.redis.kbffWrite(
+        key,
+        fence,
+        ttlMs,
+        INVALIDATION_CHANNEL,
+        entry.kind,
+        entry.body,
+        entry.etag,
+        JSON.stringify(entry.upstreamEtags),
+        entry.storedAt,
+        entry.freshUntil,
+        entry.staleUntil,
+      );
     } catch (err) {
-      this.#failed('set', err);
+      this.#failed('write', err);
+      return 'failed';
     }
   }
 

@@ -1,5 +1,7 @@
-import type { CacheEntry, CacheStore } from './entry.js';
+import type { Clock } from '../clock.js';
+import type { CacheEntry } from './entry.js';
 import type { MemoryStore } from './memory-store.js';
+import type { RedisStore, WriteOutcome } from './redis-store.js';
 
 export type Tier = 'l1' | 'l2';
 
@@ -7,22 +9,32 @@ export type Tier = 'l1' | 'l2';
 export class TieredStore {
   constructor(
     readonly l1: MemoryStore,
-    readonly l2: CacheStore | null,
+    readonly l2: RedisStore | null,
+    private readonly clock: Clock,
   ) {}
 
+  /**
+   * A fresh L1 entry is answered at once. Otherwise L2 is asked too, since another instance may have
+   * refreshed the key since this one cached it; the fresher of the two wins and refills L1.
+   */
   async get(key: string): Promise<{ entry: CacheEntry; tier: Tier } | undefined> {
     const local = this.l1.peek(key);
-    if (local) return { entry: local, tier: 'l1' };
+    if (local && this.clock.now() < local.freshUntil) return { entry: local, tier: 'l1' };
     const shared = await this.l2?.get(key);
-    if (!shared) return undefined;
-    await this.l1.set(key, shared);
-    // L1 may drop it at once if it is already past its stale window.
-    return this.l1.peek(key) ? { entry: shared, tier: 'l2' } : undefined;
+    if (shared && (!local || shared.storedAt > local.storedAt) && this.clock.now() < shared.staleUntil) {
+      await this.l1.set(key, shared);
+      return { entry: shared, tier: 'l2' };
+    }
+    return local ? { entry: local, tier: 'l1' } : undefined;
   }
 
-  async set(key: string, entry: CacheEntry): Promise<void> {
-    await this.l1.set(key, entry);
-    await this.l2?.set(key, entry);
+  /** Writes both tiers; `fence` is the lock holder's fencing number (0 when it holds none). */
+  async set(key: string, entry: CacheEntry, fence = 0): Promise<WriteOutcome> {
+    const outcome = this.l2 ? await this.l2.write(key, entry, fence) : 'written';
+    // A fenced-off write lost to a newer holder: keep the newer entry's place in L1 free for it.
+    if (outcome === 'fenced') await this.l1.delete(key);
+    else await this.l1.set(key, entry);
+    return outcome;
   }
 
   async delete(key: string): Promise<void> {

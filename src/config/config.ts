@@ -30,7 +30,14 @@ const schema = z.object({
   CACHE_FRESH_SECONDS: int(0).default(300),
   CACHE_STALE_SECONDS: int(0).default(86_400),
   CACHE_NEGATIVE_SECONDS: int(0).default(30),
+  CACHE_SWR_SECONDS: int(0).default(60),
+  CACHE_REFRESH_AHEAD_SECONDS: int(0).default(30),
   CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
+  BUDGET_RESERVE_PERCENT: int(0, 100).default(20),
+  UPSTREAM_CONCURRENCY: int(1, 256).default(8),
+  BREAKER_FAILURES: int(1, 1000).default(5),
+  BREAKER_COOLDOWN_SECONDS: int(1, 3600).default(10),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -53,6 +60,19 @@ export interface Config {
   staleMs: number;
   /** How long a `package_not_found` / `organization_not_found` is remembered. */
   negativeMs: number;
+  /** After `freshMs`, how long an entry is served at once while one background refresh runs. */
+  swrMs: number;
+  /** How long before `freshMs` runs out a requested entry is refreshed in the background. */
+  refreshAheadMs: number;
+  /** Share of the per-minute budget that background refreshes leave to consumer-driven misses. */
+  budgetReservePercent: number;
+  /** Upstream requests in flight at once, per instance. */
+  upstreamConcurrency: number;
+  /** Consecutive upstream failures that open the circuit, and how long it stays open. */
+  breakerFailures: number;
+  breakerCooldownMs: number;
+  /** Null: no admin endpoints. */
+  adminToken: Secret | null;
   l1MaxBytes: number;
   logLevel: LogLevel;
   demo: boolean;
@@ -102,6 +122,13 @@ export function loadConfig(
     freshMs: e.CACHE_FRESH_SECONDS * 1000,
     staleMs: e.CACHE_STALE_SECONDS * 1000,
     negativeMs: e.CACHE_NEGATIVE_SECONDS * 1000,
+    swrMs: e.CACHE_SWR_SECONDS * 1000,
+    refreshAheadMs: e.CACHE_REFRESH_AHEAD_SECONDS * 1000,
+    budgetReservePercent: e.BUDGET_RESERVE_PERCENT,
+    upstreamConcurrency: e.UPSTREAM_CONCURRENCY,
+    breakerFailures: e.BREAKER_FAILURES,
+    breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
+    adminToken: e.ADMIN_TOKEN ? new Secret(e.ADMIN_TOKEN) : null,
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     demo,

@@ -4,6 +4,8 @@
  */
 export const ERROR_STATUS = {
   invalid_request: 400,
+  /** No credentials, or credentials this service does not know. */
+  unauthorized: 401,
   route_not_found: 404,
   package_not_found: 404,
   organization_not_found: 404,

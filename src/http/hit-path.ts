@@ -18,8 +18,9 @@ const bodies = new WeakMap<CacheEntry, Buffer>();
  * answered straight from memory, with no routing, parsing or JSON encoding. Anything else (a miss, a
  * stale entry, an organization scope, a query string, another method) returns false and takes the
  * full path, which gives the same answer more slowly. Headers match what `render()` sends for a HIT.
+ * An entry in its refresh-ahead window also takes the full path, which starts the refresh.
  */
-export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog) {
+export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog, refreshAheadMs: number) {
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
     if (req.method !== 'GET') return false;
@@ -27,7 +28,8 @@ export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog) {
     if (!key) return false;
     const entry = l1.peek(key);
     const now = clock.now();
-    if (!entry || entry.kind !== 'found' || now >= entry.freshUntil) return false;
+    // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
+    if (!entry || entry.kind !== 'found' || now >= entry.freshUntil - refreshAheadMs) return false;
 
     const id = requestId(req.headers['x-request-id'] as string | undefined);
     const notModified = ifNoneMatchMatches(req.headers['if-none-match'], entry.etag);

@@ -15,7 +15,9 @@ export function toAppError(err: unknown, nowMs: number): unknown {
     case 'timeout':
       return new AppError('upstream_timeout', 'Katapult did not answer in time');
     case 'unavailable':
-      return new AppError('upstream_unavailable', 'Katapult is unavailable');
+      return err.upstreamCode === 'circuit_open'
+        ? new AppError('upstream_unavailable', 'Katapult keeps failing; calls are paused for a moment')
+        : new AppError('upstream_unavailable', 'Katapult is unavailable');
     case 'rate_limited':
       // Katapult's window is the clock minute: the budget returns at the next :00 (FACTS.md, Rate limits).
       return new AppError('upstream_rate_limited', 'the Katapult rate limit is spent until the next minute', secondsToNextMinute(nowMs));

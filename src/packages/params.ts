@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import type { OrgScope, PackageLookup } from '../upstream/katapult-client.js';
+import type { OrgRef, OrgScope, PackageLookup } from '../upstream/katapult-client.js';
 
 export const PUBLIC: OrgScope = { kind: 'public' };
 
 /** `org_…` is an organization id; anything else must be a DNS-label sub-domain (Katapult's are lowercase). */
 export const organizationParam = z.union(
   [
-    z.string().regex(/^org_[A-Za-z0-9]{1,64}$/).transform((value): OrgScope => ({ kind: 'id', value })),
+    z.string().regex(/^org_[A-Za-z0-9]{1,64}$/).transform((value): OrgRef => ({ kind: 'id', value })),
     z
       .string()
       .transform((v) => v.toLowerCase())
       .pipe(z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/))
-      .transform((value): OrgScope => ({ kind: 'sub_domain', value })),
+      .transform((value): OrgRef => ({ kind: 'sub_domain', value })),
   ],
   { error: 'must be an organization id (org_…) or a sub-domain (letters, digits, hyphens)' },
 );

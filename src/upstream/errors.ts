@@ -30,6 +30,6 @@ export class UpstreamError extends Error {
   }
 }
 
-export function isNotFound(err: unknown): err is UpstreamError {
+export function isNotFound(err: unknown): err is UpstreamError & { kind: 'package_not_found' | 'organization_not_found' } {
   return err instanceof UpstreamError && (err.kind === 'package_not_found' || err.kind === 'organization_not_found');
 }

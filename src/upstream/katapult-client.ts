@@ -3,9 +3,16 @@ import { UpstreamError, type UpstreamErrorKind } from './errors.js';
 import { readRateLimit, type RateLimit } from './rate-limit.js';
 import { wireError, wireGet, wireListPage, type WireListPage, type WirePackage } from './wire.js';
 import type { z } from 'zod';
+import type { UpstreamGate } from './gate.js';
+import type { Priority } from './governor.js';
 
 /** Which organization a list is for: only public packages, or an organization by id or sub-domain. */
-export type OrgScope = { kind: 'public' } | { kind: 'id' | 'sub_domain'; value: string };
+export type OrgScope = { kind: 'public' } | OrgRef;
+/** An organization by `org_…` id or by sub-domain. */
+export interface OrgRef {
+  kind: 'id' | 'sub_domain';
+  value: string;
+}
 /** A single package, by `vmpkg_…` id or by permalink. */
 export interface PackageLookup {
   by: 'id' | 'permalink';
@@ -39,6 +46,8 @@ export interface KatapultClientOptions {
   /** Pages 2..n of a list are fetched with at most this many requests in flight. */
   pageConcurrency?: number;
   observe?: UpstreamObserver;
+  /** Breaker, budget and concurrency bound; without one, requests go straight out (tests of the client). */
+  gate?: UpstreamGate;
   now?: () => number;
 }
 
@@ -49,7 +58,7 @@ const MAX_PAGES = 100;
 const USER_AGENT = 'katapult-bff/0.1 (+caching gateway)';
 
 export class KatapultClient {
-  readonly #opts: Required<Omit<KatapultClientOptions, 'token' | 'observe'>> & Pick<KatapultClientOptions, 'token' | 'observe'>;
+  readonly #opts: Required<Omit<KatapultClientOptions, 'token' | 'observe' | 'gate'>> & Pick<KatapultClientOptions, 'token' | 'observe' | 'gate'>;
 
   constructor(opts: KatapultClientOptions) {
     this.#opts = {
@@ -61,19 +70,19 @@ export class KatapultClient {
   }
 
   /** GET /virtual_machine_packages/virtual_machine_package?virtual_machine_package[id|permalink]=… */
-  async getPackage(lookup: PackageLookup, ifNoneMatch?: string | null): Promise<Conditional<WirePackage>> {
+  async getPackage(lookup: PackageLookup, ifNoneMatch?: string | null, priority: Priority = 'consumer'): Promise<Conditional<WirePackage>> {
     const params = new URLSearchParams({ [`virtual_machine_package[${lookup.by}]`]: lookup.value });
-    const res = await this.#request('get', '/virtual_machine_packages/virtual_machine_package', params, ifNoneMatch, wireGet);
+    const res = await this.#request('get', '/virtual_machine_packages/virtual_machine_package', params, ifNoneMatch, wireGet, priority);
     return res.notModified ? res : { ...res, value: res.value.virtual_machine_package };
   }
 
   /** GET /virtual_machine_packages?organization[…]=…&page=N&per_page=200 */
-  listPage(scope: OrgScope, page: number, ifNoneMatch?: string | null): Promise<Conditional<WireListPage>> {
+  listPage(scope: OrgScope, page: number, ifNoneMatch?: string | null, priority: Priority = 'consumer'): Promise<Conditional<WireListPage>> {
     const params = new URLSearchParams();
     if (scope.kind !== 'public') params.set(`organization[${scope.kind}]`, scope.value);
     params.set('page', String(page));
     params.set('per_page', String(PER_PAGE));
-    return this.#request('list', '/virtual_machine_packages', params, ifNoneMatch, wireListPage);
+    return this.#request('list', '/virtual_machine_packages', params, ifNoneMatch, wireListPage, priority);
   }
 
   /**
@@ -81,14 +90,14 @@ export class KatapultClient {
    * With `previousEtags` (one per page, from the last walk) every page is asked conditionally;
    * `{notModified: true}` means no page changed.
    */
-  async listAll(scope: OrgScope, previousEtags?: readonly (string | null)[]): Promise<ListResult> {
-    const result = await this.#walk(scope, previousEtags);
+  async listAll(scope: OrgScope, previousEtags?: readonly (string | null)[], priority: Priority = 'consumer'): Promise<ListResult> {
+    const result = await this.#walk(scope, previousEtags, priority);
     // The page count moved under a conditional walk: pages no longer line up with what we held.
-    return result === 'shifted' ? ((await this.#walk(scope, undefined)) as ListResult) : result;
+    return result === 'shifted' ? ((await this.#walk(scope, undefined, priority)) as ListResult) : result;
   }
 
-  async #walk(scope: OrgScope, previous: readonly (string | null)[] | undefined): Promise<ListResult | 'shifted'> {
-    const first = await this.listPage(scope, 1, previous?.[0]);
+  async #walk(scope: OrgScope, previous: readonly (string | null)[] | undefined, priority: Priority): Promise<ListResult | 'shifted'> {
+    const first = await this.listPage(scope, 1, previous?.[0], priority);
     if (first.notModified && !previous) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
     const totalPages = first.notModified ? previous!.length : first.value.pagination?.total_pages ?? null;
     const pages: ListPageResult[] = [{ etag: first.etag, items: first.notModified ? null : first.value.virtual_machine_packages }];
@@ -98,7 +107,7 @@ export class KatapultClient {
       let last = first.notModified ? [] : first.value.virtual_machine_packages;
       for (let page = 2; last.length === PER_PAGE; page++) {
         if (page > MAX_PAGES) throw new UpstreamError('bad_response', `list longer than ${MAX_PAGES} pages`);
-        const res = await this.listPage(scope, page);
+        const res = await this.listPage(scope, page, null, priority);
         if (res.notModified) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
         last = res.value.virtual_machine_packages;
         pages.push({ etag: res.etag, items: last });
@@ -109,7 +118,7 @@ export class KatapultClient {
     if (previous && totalPages !== previous.length) return 'shifted';
 
     const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) =>
-      this.listPage(scope, page, previous?.[page - 1]),
+      this.listPage(scope, page, previous?.[page - 1], priority),
     );
     for (const res of rest) {
       if (!res.notModified && res.value.pagination?.total_pages != null && res.value.pagination.total_pages !== totalPages) {
@@ -122,6 +131,19 @@ export class KatapultClient {
   }
 
   async #request<S extends z.ZodType>(
+    endpoint: Endpoint,
+    path: string,
+    params: URLSearchParams,
+    ifNoneMatch: string | null | undefined,
+    schema: S,
+    priority: Priority,
+  ): Promise<Conditional<z.output<S>>> {
+    const gate = this.#opts.gate;
+    const send = () => this.#send(endpoint, path, params, ifNoneMatch, schema);
+    return gate ? gate.run(priority, send) : send();
+  }
+
+  async #send<S extends z.ZodType>(
     endpoint: Endpoint,
     path: string,
     params: URLSearchParams,

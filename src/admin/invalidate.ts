@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+import type { MemoryStore } from '../cache/memory-store.js';
+import { globToRegExp, publishPurge } from '../coordination/invalidation.js';
+import type { OrgRef, PackageLookup } from '../upstream/katapult-client.js';
+
+export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: PackageLookup };
+
+/**
+ * The key patterns a purge covers (see cache/keys.ts for the layout). A package is cached under the
+ * form it was asked by (id or permalink) in every scope; lists hold every package, so they go too.
+ */
+export function purgePatterns(target: PurgeTarget): string[] {
+  if ('all' in target) return ['kbff:v1:{list:*}', 'kbff:v1:{pkg:*}'];
+  if ('organization' in target) {
+    const scope = `org-${target.organization.kind}=${target.organization.value}`;
+    return [`kbff:v1:{list:${scope}}`, `kbff:v1:{pkg:${scope}:*}`];
+  }
+  return ['kbff:v1:{list:*}', `kbff:v1:{pkg:*:${target.package.by}=${target.package.value}}`];
+}
+
+/**
+ * Drops the matching entries from Redis and from every instance's L1 (through the invalidation channel;
+ * this instance's L1 directly too, in case Redis is away). Returns how many shared entries went.
+ */
+export async function purge(patterns: string[], l1: MemoryStore, redis: Redis | null): Promise<number> {
+  l1.deleteMatching(patterns.map(globToRegExp));
+  if (!redis) return 0;
+  let deleted = 0;
+  for (const pattern of patterns) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  }
+  await publishPurge(redis, patterns);
+  return deleted;
+}

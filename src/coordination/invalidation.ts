@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { MemoryStore } from '../cache/memory-store.js';
+import { INVALIDATION_CHANNEL } from '../cache/redis-store.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Messages on the invalidation channel. `changed` comes from the write script when an entry's ETag
+ * changed; `purge` from the admin endpoint, with the key patterns (`*` wildcards) to drop.
+ */
+const message = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('changed'), key: z.string(), etag: z.string() }),
+  z.object({ op: z.literal('purge'), patterns: z.array(z.string()) }),
+]);
+export type InvalidationMessage = z.infer<typeof message>;
+
+/**
+ * Keeps this instance's L1 in step with the fleet: an entry whose representation changed elsewhere is
+ * dropped here (unless L1 already holds the new one), so no instance serves the old body once the new
+ * one is known. Subscribes on its own connection; ioredis re-subscribes after a reconnect.
+ */
+export class InvalidationListener {
+  readonly #subscriber: Redis;
+
+  constructor(redis: Redis, private readonly l1: MemoryStore, private readonly logger: Logger) {
+    // A subscriber connection only subscribes: it may queue while connecting.
+    this.#subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+    this.#subscriber.on('error', () => undefined); // the main connection already reports Redis outages
+    this.#subscriber.on('message', (_channel: string, raw: string) => this.apply(raw));
+    void this.#subscriber.subscribe(INVALIDATION_CHANNEL).catch((err: Error) => logger.warn({ err: err.message }, 'redis: cannot subscribe to invalidations'));
+  }
+
+  apply(raw: string): void {
+    let parsed: InvalidationMessage;
+    try {
+      parsed = message.parse(JSON.parse(raw));
+    } catch {
+      this.logger.warn('ignored a malformed invalidation message');
+      return;
+    }
+    if (parsed.op === 'changed') {
+      if (this.l1.peek(parsed.key)?.etag !== parsed.etag) void this.l1.delete(parsed.key);
+      return;
+    }
+    const dropped = this.l1.deleteMatching(parsed.patterns.map(globToRegExp));
+    this.logger.info({ patterns: parsed.patterns, dropped }, 'cache purged');
+  }
+
+  async close(): Promise<void> {
+    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+  }
+}
+
+/** Redis-style glob with `*` only (the patterns we build never contain `?` or `[`). */
+export function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+export async function publishPurge(redis: Redis, patterns: string[]): Promise<void> {
+  await redis.publish(INVALIDATION_CHANNEL, JSON.stringify({ op: 'purge', patterns } satisfies InvalidationMessage));
+}

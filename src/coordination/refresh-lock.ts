@@ -1,0 +1,117 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis, Result } from 'ioredis';
+import type { CacheEntry } from '../cache/entry.js';
+import type { RedisStore } from '../cache/redis-store.js';
+import type { Logger } from '../observability/logger.js';
+import type { UpstreamErrorKind } from '../upstream/errors.js';
+
+/**
+ * Decides, across every instance sharing Redis, who refreshes a key. The holder gets a fencing number
+ * (a per-key counter), so a holder that stalls past its lock cannot overwrite a later holder's entry.
+ * When the holder's refresh fails it leaves a short failure mark, and the waiters give up with that error
+ * instead of each calling upstream in turn.
+ *
+ * Keys sit beside the entry's and share its `{…}` hash tag: `<entry>:lock`, `<entry>:fence`, `<entry>:fail`.
+ */
+const ACQUIRE = `
+local failed = redis.call('GET', KEYS[3])
+if failed then return {0, failed} end
+if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then
+  local fence = redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
+  return {fence, ''}
+end
+return {0, ''}
+`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    kbffAcquire(lock: string, fence: string, fail: string, ttlMs: number): Result<[number, string], Context>;
+    kbffRelease(lock: string, fence: string): Result<number, Context>;
+  }
+}
+
+export type Acquired =
+  | { kind: 'acquired'; fence: number }
+  /** Another instance is refreshing: wait for its result. */
+  | { kind: 'busy' }
+  /** The last refresh failed moments ago; its error stands for a short while. */
+  | { kind: 'failed'; error: UpstreamErrorKind };
+
+export type Waited =
+  | { kind: 'entry'; entry: CacheEntry }
+  | { kind: 'failed'; error: UpstreamErrorKind }
+  /** The holder let go without a result (it died, or its lock expired): try to take over. */
+  | { kind: 'released' }
+  | { kind: 'timeout' };
+
+export interface RefreshLockOptions {
+  /** How long a lock lives if its holder never releases it (a crashed instance). */
+  lockTtlMs: number;
+  /** How long a failed refresh keeps the others from trying again. */
+  failureTtlMs: number;
+  /** How often a waiter looks for the holder's result. */
+  pollMs?: number;
+}
+
+export class RefreshLock {
+  constructor(
+    private readonly redis: Redis,
+    private readonly store: RedisStore,
+    private readonly logger: Logger,
+    private readonly opts: RefreshLockOptions,
+  ) {
+    redis.defineCommand('kbffAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    redis.defineCommand('kbffRelease', { numberOfKeys: 1, lua: RELEASE });
+  }
+
+  /** Null when Redis cannot answer: the caller refreshes on its own (per-instance single-flight only). */
+  async acquire(key: string): Promise<Acquired | null> {
+    try {
+      const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.lockTtlMs);
+      if (failed) return { kind: 'failed', error: failed as UpstreamErrorKind };
+      return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'redis: lock unavailable, refreshing without fleet coordination');
+      return null;
+    }
+  }
+
+  async release(key: string, fence: number): Promise<void> {
+    await this.redis.kbffRelease(`${key}:lock`, String(fence)).catch(() => undefined);
+  }
+
+  /** Records that the refresh failed, so waiters stop waiting and callers stop trying for a moment. */
+  async markFailed(key: string, error: UpstreamErrorKind): Promise<void> {
+    await this.redis.set(`${key}:fail`, error, 'PX', this.opts.failureTtlMs).catch(() => undefined);
+  }
+
+  /**
+   * Waits for the holder of `key`'s lock to store an entry newer than `since` (a `storedAt`), or to fail,
+   * or to let go. Bounded by `deadline` (a `performance.now()` reading).
+   */
+  async waitFor(key: string, since: number, deadline: number): Promise<Waited> {
+    const pollMs = this.opts.pollMs ?? 20;
+    while (performance.now() < deadline) {
+      await sleep(pollMs);
+      let answers: [Error | null, unknown][] | null;
+      try {
+        answers = await this.redis.multi().hgetall(key).exists(`${key}:lock`).get(`${key}:fail`).exec();
+      } catch {
+        return { kind: 'released' }; // Redis went away: nobody coordinates any more
+      }
+      if (!answers) return { kind: 'released' };
+      const entry = this.store.parse(key, (answers[0]?.[1] ?? {}) as Record<string, string>);
+      if (entry && entry.storedAt > since) return { kind: 'entry', entry };
+      const failed = answers[2]?.[1];
+      if (typeof failed === 'string') return { kind: 'failed', error: failed as UpstreamErrorKind };
+      if (answers[1]?.[1] === 0) return { kind: 'released' };
+    }
+    return { kind: 'timeout' };
+  }
+}

@@ -1,0 +1,27 @@
+import { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type { CircuitBreaker } from '../upstream/breaker.js';
+import type { BudgetGovernor } from '../upstream/governor.js';
+import type { AppEnv } from './context.js';
+
+/**
+ * `/healthz`: the process answers. `/readyz`: ready to serve; "degraded" when a configured Redis is
+ * unreachable (the service still answers from L1 and upstream). Neither touches upstream or needs a key.
+ */
+export function healthRoutes(deps: { redis: Redis | null; governor: BudgetGovernor; breaker: CircuitBreaker }): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
+  routes.get('/readyz', (c) => {
+    const redis = !deps.redis ? 'not configured' : deps.redis.status === 'ready' ? 'up' : 'down';
+    return c.json(
+      {
+        status: redis === 'down' ? 'degraded' : 'ready',
+        redis,
+        upstream: { circuit: deps.breaker.state, budget: deps.governor.state() },
+      },
+      200,
+      { 'cache-control': 'no-store' },
+    );
+  });
+  return routes;
+}

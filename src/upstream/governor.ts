@@ -1,0 +1,160 @@
+import type { Redis, Result } from 'ioredis';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../observability/logger.js';
+import { UpstreamError } from './errors.js';
+import type { RateLimit } from './rate-limit.js';
+
+/** Who is asking: a consumer waiting for the answer, or a refresh nobody waits for. */
+export type Priority = 'consumer' | 'background';
+
+/**
+ * Counts this minute's upstream calls and lets one through only while the budget allows it.
+ * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block. ARGV: limit, counter ttl ms.
+ * Answers {count after the call, 0} when allowed, {count, -1} when over the limit, {0, blockedUntil} when blocked.
+ */
+const TAKE = `
+local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
+if blocked > 0 then return {0, blocked} end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= tonumber(ARGV[1]) then return {used, -1} end
+used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {used, 0}
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    kbffTake(counter: string, blocked: string, limit: number, ttlMs: number): Result<[number, number], Context>;
+  }
+}
+
+const MINUTE_MS = 60_000;
+const KEY = 'kbff:v1:{budget}';
+
+export interface GovernorState {
+  /** Budget per clock minute, as Katapult last reported it (`X-Ratelimit-Permitted`). */
+  permitted: number;
+  /** Calls made this minute, fleet-wide when Redis is up. */
+  used: number;
+  /** Katapult's own count of what is left this minute, if it answered this minute. */
+  remaining: number | null;
+  /** Background refreshes stop once `used` reaches this. */
+  backgroundLimit: number;
+  /** Epoch ms until which nobody calls upstream (after a 429); null when not blocked. */
+  blockedUntil: number | null;
+  shared: boolean;
+}
+
+/**
+ * The token's per-minute budget, shared by every instance that uses the token (FACTS.md: a fixed clock
+ * minute, `X-Ratelimit-Permitted`/`-Remaining` on every response, no `Retry-After`). Every upstream call
+ * asks first. Background refreshes stop at `100 - reservePercent`% of the budget, leaving the rest to
+ * consumer-driven misses; a 429 stops every instance until the next minute boundary.
+ */
+export class BudgetGovernor {
+  #permitted: number;
+  #minute = -1;
+  #localUsed = 0;
+  #sharedUsed = 0;
+  #remaining: number | null = null;
+  #blockedUntil = 0;
+
+  constructor(
+    private readonly redis: Redis | null,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly reservePercent: number,
+    /** Assumed until Katapult says otherwise; 1000 for most tokens. */
+    defaultPermitted = 1000,
+  ) {
+    this.#permitted = defaultPermitted;
+    redis?.defineCommand('kbffTake', { numberOfKeys: 2, lua: TAKE });
+  }
+
+  /** Resolves when a call may go; throws `rate_limited` (with no upstream call made) when it may not. */
+  async take(priority: Priority): Promise<void> {
+    const now = this.clock.now();
+    this.#roll(now);
+    if (now < this.#blockedUntil) throw this.#refusal('budget spent until the next minute');
+    const limit = this.#limit(priority);
+    // Katapult's own count also covers other users of the token.
+    if (this.#remaining !== null && this.#permitted - this.#remaining >= limit) throw this.#refusal(`${priority} share of the budget used`);
+
+    const shared = await this.#takeShared(now, limit);
+    if (shared === null) {
+      if (this.#localUsed >= limit) throw this.#refusal(`${priority} share of the budget used`);
+      this.#localUsed++;
+      return;
+    }
+    const [used, flag] = shared;
+    if (flag > 0) {
+      this.#blockedUntil = flag;
+      throw this.#refusal('budget spent until the next minute');
+    }
+    this.#sharedUsed = used;
+    if (flag < 0) throw this.#refusal(`${priority} share of the budget used`);
+  }
+
+  /** Learns the budget from Katapult's headers, on every response. */
+  observe(rateLimit: RateLimit | null): void {
+    if (!rateLimit) return;
+    this.#roll(this.clock.now());
+    if (rateLimit.permitted !== null) this.#permitted = rateLimit.permitted;
+    if (rateLimit.remaining !== null) this.#remaining = Math.min(this.#remaining ?? Infinity, rateLimit.remaining);
+  }
+
+  /** After a 429: nobody calls upstream until the next minute boundary. */
+  async block(): Promise<void> {
+    const now = this.clock.now();
+    const until = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
+    if (until > this.#blockedUntil) this.logger.warn({ until: new Date(until).toISOString() }, 'upstream rate limit reached: no upstream calls until the next minute');
+    this.#blockedUntil = until;
+    await this.redis?.set(`${KEY}:blocked`, String(until), 'PX', until - now).catch(() => undefined);
+  }
+
+  /** When the budget returns, for `Retry-After`: the next minute boundary. */
+  retryAfterSeconds(): number {
+    const now = this.clock.now();
+    return Math.max(1, Math.ceil(((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - now) / 1000));
+  }
+
+  state(): GovernorState {
+    const now = this.clock.now();
+    this.#roll(now);
+    return {
+      permitted: this.#permitted,
+      used: this.redis ? this.#sharedUsed : this.#localUsed,
+      remaining: this.#remaining,
+      backgroundLimit: this.#limit('background'),
+      blockedUntil: now < this.#blockedUntil ? this.#blockedUntil : null,
+      shared: this.redis !== null && this.redis.status === 'ready',
+    };
+  }
+
+  #limit(priority: Priority): number {
+    return priority === 'consumer' ? this.#permitted : Math.floor((this.#permitted * (100 - this.reservePercent)) / 100);
+  }
+
+  #roll(now: number): void {
+    const minute = Math.floor(now / MINUTE_MS);
+    if (minute === this.#minute) return;
+    this.#minute = minute;
+    this.#localUsed = 0;
+    this.#sharedUsed = 0;
+    this.#remaining = null;
+  }
+
+  async #takeShared(now: number, limit: number): Promise<[number, number] | null> {
+    if (!this.redis) return null;
+    try {
+      const minute = Math.floor(now / MINUTE_MS);
+      return await this.redis.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS);
+    } catch {
+      return null; // Redis is away: count in this instance alone until it is back
+    }
+  }
+
+  #refusal(why: string): UpstreamError {
+    return new UpstreamError('rate_limited', `not calling upstream: ${why}`, null, 'budget');
+  }
+}
