@@ -11,7 +11,7 @@ describe('cache-hit path', () => {
   let stack: Stack;
   let url = '';
   beforeAll(async () => {
-    stack = await startStack({ clock, env: { CACHE_FRESH_SECONDS: '60' } });
+    stack = await startStack({ clock, env: { CACHE_FRESH_SECONDS: '60', CACHE_SWR_SECONDS: '0', CACHE_REFRESH_AHEAD_SECONDS: '10' } });
     url = stack.urls[0]!;
   });
   afterAll(() => stack.close());
@@ -43,6 +43,16 @@ describe('cache-hit path', () => {
     expect(res.headers.get('cache-control')).toBe('public, max-age=55');
     expect(res.headers.get('age')).toBe('5');
     expect(stack.sim.count()).toBe(before);
+  });
+
+  it('leaves an entry near the end of its freshness to the router, which refreshes it ahead', async () => {
+    await fetch(`${url}/packages/boulder-20`);
+    const before = stack.sim.count();
+    clock.advance(52_000);
+    const res = await fetch(`${url}/packages/boulder-20`);
+    expect(res.headers.get('x-cache')).toBe('HIT');
+    await stack.runtimes[0]!.deps.packages.settle();
+    expect(stack.sim.count()).toBe(before + 1);
   });
 
   it('leaves expired entries, queries and other methods to the router', async () => {

@@ -39,9 +39,9 @@ describe('/packages', () => {
   });
   afterAll(() => sim.close());
 
-  /** Waits until the simulator has served `n` requests (a background refresh is not awaited by anyone). */
+  /** Background refreshes are awaited by nobody: wait for them, then count upstream calls. */
   const upstreamCalls = async (n: number) => {
-    for (let i = 0; i < 200 && sim.count() < n; i++) await new Promise((r) => setTimeout(r, 5));
+    await rt.deps.packages.settle();
     expect(sim.count()).toBe(n);
   };
 

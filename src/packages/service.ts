@@ -73,6 +73,11 @@ export class PackageService {
     return this.#resolve(packageKey(lookup, scope), (prev, priority) => this.#fetchPackage(lookup, scope, prev, priority));
   }
 
+  /** Resolves once every refresh running now has finished (background ones included). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.#inflight.values()]);
+  }
+
   async #resolve(key: string, fetch: Fetch): Promise<Served> {
     const served = await this.#lookup(key, fetch);
     this.o.onServed?.(served);
