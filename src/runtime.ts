@@ -68,7 +68,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     client,
     clock,
     logger,
-    lock: redis && l2 ? new RefreshLock(redis, l2, logger, { lockTtlMs, failureTtlMs: 2000 }) : null,
+    lock: redis && l2 ? new RefreshLock(redis, l2, clock, logger, { lockTtlMs, failureTtlMs: 2000 }) : null,
     freshMs: config.freshMs,
     staleMs: config.staleMs,
     negativeMs: config.negativeMs,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis, Result } from 'ioredis';
 import type { CacheEntry } from '../cache/entry.js';
 import type { RedisStore } from '../cache/redis-store.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamErrorKind } from '../upstream/errors.js';
 
@@ -15,7 +16,10 @@ import type { UpstreamErrorKind } from '../upstream/errors.js';
  */
 const ACQUIRE = `
 local failed = redis.call('GET', KEYS[3])
-if failed then return {0, failed} end
+if failed then
+  local kind, untilMs = string.match(failed, '^(%S+) (%d+)$')
+  if kind and tonumber(untilMs) > tonumber(ARGV[2]) then return {0, kind} end
+end
 if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then
   local fence = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
@@ -31,7 +35,7 @@ return 0
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    kbffAcquire(lock: string, fence: string, fail: string, ttlMs: number): Result<[number, string], Context>;
+    kbffAcquire(lock: string, fence: string, fail: string, ttlMs: number, nowMs: number): Result<[number, string], Context>;
     kbffRelease(lock: string, fence: string): Result<number, Context>;
   }
 }
@@ -63,6 +67,7 @@ export class RefreshLock {
   constructor(
     private readonly redis: Redis,
     private readonly store: RedisStore,
+    private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly opts: RefreshLockOptions,
   ) {
@@ -73,7 +78,7 @@ export class RefreshLock {
   /** Null when Redis cannot answer: the caller refreshes on its own (per-instance single-flight only). */
   async acquire(key: string): Promise<Acquired | null> {
     try {
-      const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.lockTtlMs);
+      const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.lockTtlMs, this.clock.now());
       if (failed) return { kind: 'failed', error: failed as UpstreamErrorKind };
       return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
     } catch (err) {
@@ -88,7 +93,15 @@ export class RefreshLock {
 
   /** Records that the refresh failed, so waiters stop waiting and callers stop trying for a moment. */
   async markFailed(key: string, error: UpstreamErrorKind): Promise<void> {
-    await this.redis.set(`${key}:fail`, error, 'PX', this.opts.failureTtlMs).catch(() => undefined);
+    // The mark carries its end on the service clock; Redis' own expiry only cleans it up.
+    const until = this.clock.now() + this.opts.failureTtlMs;
+    await this.redis.set(`${key}:fail`, `${error} ${until}`, 'PX', this.opts.failureTtlMs).catch(() => undefined);
+  }
+
+  #activeFailure(mark: unknown): UpstreamErrorKind | null {
+    if (typeof mark !== 'string') return null;
+    const [kind, until] = mark.split(' ');
+    return kind && Number(until) > this.clock.now() ? (kind as UpstreamErrorKind) : null;
   }
 
   /**
@@ -108,8 +121,8 @@ export class RefreshLock {
       if (!answers) return { kind: 'released' };
       const entry = this.store.parse(key, (answers[0]?.[1] ?? {}) as Record<string, string>);
       if (entry && entry.storedAt > since) return { kind: 'entry', entry };
-      const failed = answers[2]?.[1];
-      if (typeof failed === 'string') return { kind: 'failed', error: failed as UpstreamErrorKind };
+      const failed = this.#activeFailure(answers[2]?.[1]);
+      if (failed) return { kind: 'failed', error: failed };
       if (answers[1]?.[1] === 0) return { kind: 'released' };
     }
     return { kind: 'timeout' };

@@ -11,13 +11,13 @@ import type { AppEnv } from './context.js';
 export function healthRoutes(deps: { redis: Redis | null; governor: BudgetGovernor; breaker: CircuitBreaker }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
-  routes.get('/readyz', (c) => {
+  routes.get('/readyz', async (c) => {
     const redis = !deps.redis ? 'not configured' : deps.redis.status === 'ready' ? 'up' : 'down';
     return c.json(
       {
         status: redis === 'down' ? 'degraded' : 'ready',
         redis,
-        upstream: { circuit: deps.breaker.state, budget: deps.governor.state() },
+        upstream: { circuit: deps.breaker.state, budget: await deps.governor.state() },
       },
       200,
       { 'cache-control': 'no-store' },

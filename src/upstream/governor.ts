@@ -9,12 +9,12 @@ export type Priority = 'consumer' | 'background';
 
 /**
  * Counts this minute's upstream calls and lets one through only while the budget allows it.
- * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block. ARGV: limit, counter ttl ms.
+ * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block (its end, on the service clock). ARGV: limit, counter ttl ms, now.
  * Answers {count after the call, 0} when allowed, {count, -1} when over the limit, {0, blockedUntil} when blocked.
  */
 const TAKE = `
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
-if blocked > 0 then return {0, blocked} end
+if blocked > tonumber(ARGV[3]) then return {0, blocked} end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used >= tonumber(ARGV[1]) then return {used, -1} end
 used = redis.call('INCR', KEYS[1])
@@ -24,7 +24,7 @@ return {used, 0}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    kbffTake(counter: string, blocked: string, limit: number, ttlMs: number): Result<[number, number], Context>;
+    kbffTake(counter: string, blocked: string, limit: number, ttlMs: number, nowMs: number): Result<[number, number], Context>;
   }
 }
 
@@ -118,9 +118,12 @@ export class BudgetGovernor {
     return Math.max(1, Math.ceil(((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - now) / 1000));
   }
 
-  state(): GovernorState {
+  /** What the governor knows now, including a block another instance set after a 429. */
+  async state(): Promise<GovernorState> {
     const now = this.clock.now();
     this.#roll(now);
+    const shared = await this.redis?.get(`${KEY}:blocked`).catch(() => null);
+    if (shared && Number(shared) > this.#blockedUntil) this.#blockedUntil = Number(shared);
     return {
       permitted: this.#permitted,
       used: this.redis ? this.#sharedUsed : this.#localUsed,
@@ -148,7 +151,7 @@ export class BudgetGovernor {
     if (!this.redis) return null;
     try {
       const minute = Math.floor(now / MINUTE_MS);
-      return await this.redis.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS);
+      return await this.redis.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS, now);
     } catch {
       return null; // Redis is away: count in this instance alone until it is back
     }
