@@ -13,6 +13,8 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
  */
 export interface FleetFigures {
   label: string;
+  /** Distinct keys in the mix. */
+  keys: number;
   consumerRequests: number;
   upstreamRequests: number;
   notModified: number;
@@ -50,7 +52,11 @@ export async function fleetScenario(redisUrl: string | null, label: string): Pro
   const upstream = await sim.listen();
   const runtimes: Runtime[] = [];
   const urls: string[] = [];
-  if (redisUrl) await new Redis(redisUrl).flushdb().then(() => undefined);
+  if (redisUrl) {
+    const admin = new Redis(redisUrl);
+    await admin.flushdb();
+    await admin.quit();
+  }
   for (let i = 0; i < 3; i++) {
     const config = loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, REDIS_URL: redisUrl ?? undefined, LOG_LEVEL: 'silent' });
     const rt = createRuntime(config, { clock, logger: createLogger('silent') });
@@ -60,7 +66,8 @@ export async function fleetScenario(redisUrl: string | null, label: string): Pro
   while (runtimes.some((r) => r.redis && r.redis.status !== 'ready')) await new Promise((r) => setTimeout(r, 20));
 
   const permalinks = sim.packages.filter((p) => p.privacy === 'public').map((p) => `/packages/${p.permalink}`);
-  const paths = zipfPaths(['/packages', ...permalinks, '/packages?organization=acme', '/packages?organization=globex'], REQUESTS);
+  const keys = ['/packages', ...permalinks, '/packages?organization=acme', '/packages?organization=globex'];
+  const paths = zipfPaths(keys, REQUESTS);
   let non200 = 0;
   // 10 requests at a time, the clock moving on between batches.
   for (let i = 0; i < paths.length; i += 10) {
@@ -72,6 +79,7 @@ export async function fleetScenario(redisUrl: string | null, label: string): Pro
   await Promise.all(runtimes.map((r) => r.deps.packages.settle()));
   const figures = {
     label,
+    keys: keys.length,
     consumerRequests: paths.length,
     upstreamRequests: sim.count(),
     notModified: sim.log.filter((r) => r.status === 304).length,

@@ -110,7 +110,7 @@ const md = [
   '## Upstream requests per consumer request',
   '',
   '10,000 consumer requests over 3 instances, keys drawn from a Zipf-like mix (s = 1.1) over the public list,',
-  'every public package and two organization lists (26 keys), 10 at a time, the service clock moving 100 ms',
+  `every public package and two organization lists (${fleet[0]?.keys} keys), 10 at a time, the service clock moving 100 ms`,
   'per request (about 17 minutes: several 300 s freshness windows). The same sequence runs with and without',
   'a shared Redis. Without this service every consumer request would be at least one upstream request.',
   '',
