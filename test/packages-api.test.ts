@@ -155,6 +155,23 @@ describe('/packages', () => {
     expect(sim.count()).toBe(calls);
   });
 
+  it('retries a refused or 503 consumer request once, then opens the circuit and stops calling', async () => {
+    sim.setFault({ kind: 'status', status: 503 });
+    expect((await get('/packages/rock-1')).status).toBe(503);
+    expect(sim.count()).toBe(2); // the request and one jittered retry
+    await get('/packages/rock-3'); // failures 3 and 4
+    await get('/packages/rock-6'); // failure 5: the circuit opens, no retry
+    expect(sim.count()).toBe(5);
+    const paused = await get('/packages/rock-12');
+    expect([paused.status, (await paused.json()).error.message]).toEqual([503, 'Katapult keeps failing; calls are paused for a moment']);
+    expect(sim.count()).toBe(5);
+    expect((await (await get('/readyz')).json()).upstream.circuit).toBe('open');
+    sim.setFault(null);
+    clock.advance(10_000); // the cooldown: one probe goes through and closes the circuit
+    expect((await get('/packages/rock-12')).status).toBe(200);
+    expect((await (await get('/readyz')).json()).upstream.circuit).toBe('closed');
+  });
+
   it('remembers a not-found briefly (negative caching)', async () => {
     const first = await get('/packages/rock-9999');
     expect(first.status).toBe(404);
