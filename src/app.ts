@@ -1,6 +1,10 @@
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { adminRoutes } from './admin/routes.js';
+import { authenticate } from './auth/middleware.js';
+import { limitConsumers } from './auth/limit-middleware.js';
+import type { ConsumerLimiter } from './auth/rate-limit.js';
+import { corsFor } from './http/cors.js';
 import { healthRoutes } from './http/health.js';
 import type { CircuitBreaker } from './upstream/breaker.js';
 import type { BudgetGovernor } from './upstream/governor.js';
@@ -27,14 +31,18 @@ export interface AppDeps {
   redis: Redis | null;
   governor: BudgetGovernor;
   breaker: CircuitBreaker;
+  limiter: ConsumerLimiter;
 }
 
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.requestLog));
+  if (deps.config.corsOrigins.length) app.use(corsFor(deps.config.corsOrigins));
   app.route('/', healthRoutes(deps));
-  app.route('/', packageRoutes(deps));
+  // Consumers' endpoints: who is calling, and within their request limit.
+  for (const path of ['/packages', '/packages/*']) app.use(path, authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));
+  app.route('/', packageRoutes({ ...deps, authRequired: deps.config.authRequired }));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));
 
@@ -51,8 +59,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 }
 
 function errorResponse(c: AppContext, error: AppError): Response {
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  const headers: Record<string, string> = { ...error.headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
   const id = c.get('requestId') ?? requestId(null);
   headers['x-request-id'] = id;
   return c.body(errorBody(error.code, error.message, id), error.status as ContentfulStatusCode, headers);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Redis } from 'ioredis';
 import { createApp, type AppDeps } from './app.js';
+import { ConsumerLimiter } from './auth/rate-limit.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { createRedis } from './cache/redis.js';
 import { RedisStore } from './cache/redis-store.js';
@@ -76,7 +77,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     refreshAheadMs: config.refreshAheadMs,
     waitMs: lockTtlMs + config.katapultTimeoutMs + 1000,
   });
-  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, requestLog: new RequestLog(logger) };
+  const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);
+  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, requestLog: new RequestLog(logger) };
   const app = createApp(deps);
 
   let server: Server | null = null;
@@ -85,7 +87,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      const hit = createHitPath(store.l1, clock, deps.requestLog, config.refreshAheadMs);
+      const hit = createHitPath(store.l1, clock, deps.requestLog, config.refreshAheadMs, config.authRequired);
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         if (!hit(req, res)) void full(req, res);

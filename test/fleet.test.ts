@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { listKey } from '../src/cache/keys.js';
 import { generatedPackages, seedPackages } from '../src/simulator/seed.js';
 import { FakeClock } from './support/clock.js';
+import { asOps } from './support/keys.js';
 import { cleanRedisUrl, RedisProxy } from './support/redis.js';
 import { redisReady, startStack, type Stack } from './support/stack.js';
 
@@ -136,7 +137,7 @@ describe('a fleet of three instances', () => {
     await start({ KATAPULT_TIMEOUT_MS: '100' }); // lock TTL = 3 × 100 ms + 1 s
     const key = listKey({ kind: 'sub_domain', value: 'acme' });
     await admin.set(`${key}:lock`, '41', 'PX', 600); // a holder that will never answer
-    const res = await fetch(`${stack.urls[0]}/packages?organization=acme`);
+    const res = await fetch(`${stack.urls[0]}/packages?organization=acme`, { headers: asOps });
     expect([res.status, res.headers.get('x-cache')]).toEqual([200, 'MISS']);
     expect(stack.sim.count()).toBe(2); // its two pages, once
     expect(Number(await admin.get(`${key}:fence`))).toBe(1);
@@ -148,7 +149,7 @@ describe('a fleet of three instances', () => {
     try {
       await start({ REDIS_TIMEOUT_MS: '100' }, proxy.url);
       stack.sim.setFault({ kind: 'latency', ms: 200 });
-      const answers = spread(300, '/packages?organization=globex');
+      const answers = spread(300, '/packages?organization=globex', { headers: asOps });
       await new Promise((r) => setTimeout(r, 50));
       await proxy.kill();
       const statuses = (await answers).map((r) => r.status);
@@ -168,7 +169,7 @@ describe('a fleet of three instances', () => {
 
     it('purges one organization on every instance, and refuses without the token', async () => {
       await start({ ADMIN_TOKEN: TOKEN });
-      for (const u of stack.urls) await fetch(`${u}/packages?organization=acme`);
+      for (const u of stack.urls) await fetch(`${u}/packages?organization=acme`, { headers: asOps });
       await fetch(`${stack.urls[0]}/packages`);
       expect(stack.sim.count()).toBe(4); // acme once for the fleet, public once: two pages each
       expect((await post(stack.urls[0]!, { organization: 'acme' }, 'wrong-token-xxxxxxxx')).status).toBe(401);
@@ -180,7 +181,7 @@ describe('a fleet of three instances', () => {
         for (let i = 0; i < 200 && rt.deps.store.l1.peek(listKey({ kind: 'sub_domain', value: 'acme' })); i++) await new Promise((r) => setTimeout(r, 5));
         expect(rt.deps.store.l1.peek(listKey({ kind: 'sub_domain', value: 'acme' }))).toBeUndefined();
       }
-      expect((await fetch(`${stack.urls[2]}/packages?organization=acme`)).headers.get('x-cache')).toBe('MISS');
+      expect((await fetch(`${stack.urls[2]}/packages?organization=acme`, { headers: asOps })).headers.get('x-cache')).toBe('MISS');
       expect((await fetch(`${stack.urls[2]}/packages`)).headers.get('x-cache')).toBe('HIT'); // other scopes untouched
     });
 

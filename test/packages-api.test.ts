@@ -4,6 +4,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
 import { FakeClock } from './support/clock.js';
+import { API_KEYS, asOps } from './support/keys.js';
 
 /** The consumer API in-process (app.request) with a fake clock, upstream = the simulator over HTTP. */
 describe('/packages', () => {
@@ -29,6 +30,7 @@ describe('/packages', () => {
         CACHE_REFRESH_AHEAD_SECONDS: '10',
         CACHE_STALE_SECONDS: '600',
         CACHE_NEGATIVE_SECONDS: '10',
+        API_KEYS,
       }),
       { clock, logger: createLogger('silent') },
     );
@@ -216,7 +218,7 @@ describe('/packages', () => {
   });
 
   describe('organization scope', () => {
-    const names = async (path: string) => ((await (await get(path)).json()).packages as Array<{ name: string }>).map((p) => p.name);
+    const names = async (path: string) => ((await (await get(path, asOps)).json()).packages as Array<{ name: string }>).map((p) => p.name);
 
     it('never serves one organization\'s private packages to another or to a public request', async () => {
       expect(await names('/packages?organization=acme')).toEqual(expect.arrayContaining(['ACME-DEDI-64', 'ACME-TINY-2']));
@@ -227,8 +229,8 @@ describe('/packages', () => {
 
     it('finds a private package only inside its organization', async () => {
       expect((await get('/packages/acme-tiny-2')).status).toBe(404);
-      expect((await get('/packages/acme-tiny-2?organization=globex')).status).toBe(404);
-      const own = await get('/packages/acme-tiny-2?organization=acme');
+      expect((await get('/packages/acme-tiny-2?organization=globex', asOps)).status).toBe(404);
+      const own = await get('/packages/acme-tiny-2?organization=acme', asOps);
       expect(own.status).toBe(200);
       expect(own.headers.get('cache-control')).toMatch(/^private, /);
       // and the public miss stays a miss after the org request filled the cache
@@ -236,7 +238,7 @@ describe('/packages', () => {
     });
 
     it('says organization_not_found for an unknown organization', async () => {
-      const res = await get('/packages?organization=no-such-org');
+      const res = await get('/packages?organization=no-such-org', asOps);
       expect(res.status).toBe(404);
       expect((await res.json()).error.code).toBe('organization_not_found');
     });

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listKey } from '../src/cache/keys.js';
+import { asOps } from './support/keys.js';
 import { cleanRedisUrl, RedisProxy } from './support/redis.js';
 import { redisReady, startStack, type Stack } from './support/stack.js';
 
@@ -25,7 +26,7 @@ describe('shared Redis tier', () => {
 
     it('the second instance serves from L2 without an upstream call, and L2 refills its L1', async () => {
       const [a, b] = stack.urls;
-      const first = await fetch(`${a}/packages?organization=acme`);
+      const first = await fetch(`${a}/packages?organization=acme`, { headers: asOps });
       expect(first.headers.get('x-cache')).toBe('MISS');
       const firstBody = await first.text();
       expect(stack.sim.count()).toBe(1);
@@ -35,7 +36,7 @@ describe('shared Redis tier', () => {
       expect(stored.etag).toBe(first.headers.get('etag'));
       expect(await admin.pttl(listKey({ kind: 'sub_domain', value: 'acme' }))).toBeGreaterThan(86_000_000);
 
-      const second = await fetch(`${b}/packages?organization=acme`);
+      const second = await fetch(`${b}/packages?organization=acme`, { headers: asOps });
       expect(second.headers.get('x-cache')).toBe('HIT');
       expect(second.headers.get('etag')).toBe(first.headers.get('etag'));
       expect(await second.text()).toBe(firstBody);
@@ -78,7 +79,7 @@ describe('shared Redis tier', () => {
 
       const statuses: number[] = [];
       for (const path of ['/packages', '/packages', '/packages/rock-3', '/packages?organization=acme', '/packages/no-such']) {
-        statuses.push((await fetch(`${url}${path}`)).status);
+        statuses.push((await fetch(`${url}${path}`, { headers: asOps })).status);
       }
       expect(statuses).toEqual([200, 200, 200, 200, 404]);
 

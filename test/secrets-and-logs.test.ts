@@ -58,10 +58,13 @@ describe('secrets and request logs', () => {
 
   it('writes one JSON line per request with its id, status and cache outcome', async () => {
     logs.lines.length = 0;
-    await fetch(`${url}/packages/rock-3`, { headers: { 'x-request-id': 'trace-42', authorization: `Bearer ${TOKEN}` } });
+    await fetch(`${url}/packages/rock-3`, { headers: { 'x-request-id': 'trace-42' } });
+    // A caller that sends the Katapult token as its key is refused, and the token is logged nowhere.
+    await fetch(`${url}/packages/rock-3`, { headers: { 'x-request-id': 'trace-43', authorization: `Bearer ${TOKEN}` } });
     const lines = logs.parsed().filter((l) => l.msg === 'request');
     expect(lines).toEqual([
       expect.objectContaining({ reqId: 'trace-42', method: 'GET', path: '/packages/rock-3', status: 200, cache: 'HIT', ms: expect.any(Number) }),
+      expect.objectContaining({ reqId: 'trace-43', status: 401 }),
     ]);
     expect(logs.lines.join('\n')).not.toContain(TOKEN);
   });

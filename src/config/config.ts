@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConsumerKeys } from '../auth/consumers.js';
 import { Secret } from './secret.js';
 
 /**
@@ -38,6 +39,12 @@ const schema = z.object({
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 3600).default(10),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z.string().min(1).optional(),
+  AUTH_REQUIRED: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  CONSUMER_RATE_PER_SECOND: z.coerce.number({ error: 'must be a number' }).positive('must be above 0').default(20),
+  CONSUMER_BURST: int(1, 100_000).default(60),
+  CORS_ORIGINS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 
@@ -73,6 +80,15 @@ export interface Config {
   breakerCooldownMs: number;
   /** Null: no admin endpoints. */
   adminToken: Secret | null;
+  /** Consumer API keys (`API_KEYS` or `API_KEYS_FILE`). */
+  consumerKeys: ConsumerKeys;
+  /** Whether reading public packages needs a key too. */
+  authRequired: boolean;
+  /** Each consumer's token bucket (per API key): refill per second and size. */
+  consumerRatePerSecond: number;
+  consumerBurst: number;
+  /** Origins allowed to call from a browser; `*` for any. Empty: no CORS headers. */
+  corsOrigins: string[];
   l1MaxBytes: number;
   logLevel: LogLevel;
   demo: boolean;
@@ -129,6 +145,11 @@ export function loadConfig(
     breakerFailures: e.BREAKER_FAILURES,
     breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
     adminToken: e.ADMIN_TOKEN ? new Secret(e.ADMIN_TOKEN) : null,
+    consumerKeys: readKeys(e.API_KEYS, e.API_KEYS_FILE, readFile),
+    authRequired: e.AUTH_REQUIRED === 'true',
+    consumerRatePerSecond: e.CONSUMER_RATE_PER_SECOND,
+    consumerBurst: e.CONSUMER_BURST,
+    corsOrigins: parseOrigins(e.CORS_ORIGINS),
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     demo,
@@ -152,4 +173,31 @@ function readToken(
   const token = text.trim();
   if (!token) throw new ConfigError(`KATAPULT_API_TOKEN_FILE: ${file} is empty`);
   return new Secret(token);
+}
+
+function readKeys(inline: string | undefined, file: string | undefined, readFile: (path: string) => string): ConsumerKeys {
+  if (inline && file) throw new ConfigError('API_KEYS_FILE: set either it or API_KEYS, not both');
+  const variable = file ? 'API_KEYS_FILE' : 'API_KEYS';
+  let spec = inline;
+  if (file) {
+    try {
+      spec = readFile(file);
+    } catch (err) {
+      throw new ConfigError(`API_KEYS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (!spec) return ConsumerKeys.none;
+  try {
+    return ConsumerKeys.parse(spec);
+  } catch (err) {
+    throw new ConfigError(`${variable}: ${(err as Error).message}`);
+  }
+}
+
+function parseOrigins(value: string | undefined): string[] {
+  const origins = (value ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+  }
+  return origins;
 }

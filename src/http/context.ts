@@ -1,9 +1,12 @@
 import type { Context } from 'hono';
+import type { Consumer } from '../auth/consumers.js';
 
 /** What middleware hands on to handlers and to the request log line. */
 export type AppEnv = {
   Variables: {
     requestId: string;
+    /** The caller, when it presented a valid API key; null when anonymous. */
+    consumer: Consumer | null;
   };
 };
 export type AppContext = Context<AppEnv>;

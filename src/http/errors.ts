@@ -6,10 +6,14 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   /** No credentials, or credentials this service does not know. */
   unauthorized: 401,
+  /** A valid key that may not read this organization. */
+  forbidden: 403,
   route_not_found: 404,
   package_not_found: 404,
   organization_not_found: 404,
   method_not_allowed: 405,
+  /** This consumer's request limit; `Retry-After` says when a request will be accepted again. */
+  rate_limited: 429,
   /** Upstream answered something unusable: a malformed body, an unexpected status, a refused token. */
   upstream_error: 502,
   /** Upstream is down, refusing connections, or answering 503. */
@@ -30,6 +34,8 @@ export class AppError extends Error {
     message: string,
     /** Seconds until a retry can succeed, sent as `Retry-After`. */
     readonly retryAfterSeconds?: number,
+    /** More headers the error response carries (e.g. `RateLimit`). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.status = ERROR_STATUS[code];

@@ -20,10 +20,13 @@ const bodies = new WeakMap<CacheEntry, Buffer>();
  * full path, which gives the same answer more slowly. Headers match what `render()` sends for a HIT.
  * An entry in its refresh-ahead window also takes the full path, which starts the refresh.
  */
-export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog, refreshAheadMs: number) {
+export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog, refreshAheadMs: number, authRequired: boolean) {
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
-    if (req.method !== 'GET') return false;
+    if (req.method !== 'GET' || authRequired) return false;
+    // Keys (to check, limit and log) and browsers (CORS) take the full path.
+    const h = req.headers;
+    if (h.authorization !== undefined || h['x-api-key'] !== undefined || h.origin !== undefined) return false;
     const key = keyFor(req.url!);
     if (!key) return false;
     const entry = l1.peek(key);

@@ -27,6 +27,7 @@ export function requestContext(log: RequestLog): MiddlewareHandler<AppEnv> {
       path: c.req.path,
       status: c.res.status,
       cache: c.res.headers.get('x-cache') ?? undefined,
+      consumer: c.get('consumer')?.name,
       ms: elapsedMs(started),
     });
   };

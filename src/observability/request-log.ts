@@ -8,6 +8,8 @@ export interface RequestLine {
   status: number;
   /** `X-Cache` of the answer, when it came from the package cache. */
   cache?: string;
+  /** The consumer's name, when it presented a valid API key. */
+  consumer?: string;
   /** Time spent in this service, in milliseconds. */
   ms: number;
 }

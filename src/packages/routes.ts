@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
+import { authorize } from '../auth/middleware.js';
 import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
 import { render } from '../http/respond.js';
@@ -13,10 +14,11 @@ import type { PackageService, Served } from './service.js';
 const scopeQuery = z.strictObject({ organization: organizationParam.optional() });
 
 /** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
-export function packageRoutes(deps: { packages: PackageService; clock: Clock }): Hono<AppEnv> {
+export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
   const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string) => {
+    authorize(c, scope, deps.authRequired);
     const served = await serve().catch((err: unknown) => {
       throw toAppError(err, deps.clock.now());
     });

@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { KatapultSimulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { API_KEYS } from './keys.js';
 
 export interface StackOptions {
   instances?: number;
@@ -34,6 +35,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       KATAPULT_TIMEOUT_MS: '2000',
       REDIS_URL: opts.redisUrl ?? undefined,
       LOG_LEVEL: 'silent',
+      API_KEYS,
+      CONSUMER_RATE_PER_SECOND: '100000',
+      CONSUMER_BURST: '100000',
       ...opts.env,
     });
     const runtime = createRuntime(config, { clock: opts.clock, logger: opts.logger ?? createLogger('silent') });

@@ -1,0 +1,73 @@
+import type { Redis, Result } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+
+/**
+ * A token bucket per consumer: `burst` tokens, refilled at `ratePerSecond`. Shared through Redis when
+ * present, so a consumer's limit holds across the fleet; in this process alone otherwise.
+ * KEYS[1] bucket. ARGV: rate per ms, burst, now. Answers {allowed 0|1, tokens left × 1000}.
+ */
+const TAKE = `
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+redis.call('HSET', KEYS[1], 't', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
+return {allowed, math.floor(tokens * 1000)}
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    kbffBucket(key: string, ratePerMs: number, burst: number, nowMs: number): Result<[number, number], Context>;
+  }
+}
+
+export interface LimitDecision {
+  allowed: boolean;
+  /** Whole tokens left. */
+  remaining: number;
+  /** Seconds until a token is back (for `Retry-After` and `RateLimit`). */
+  resetSeconds: number;
+}
+
+export class ConsumerLimiter {
+  readonly #local = new LRUCache<string, { tokens: number; ts: number }>({ max: 100_000 });
+
+  constructor(
+    private readonly redis: Redis | null,
+    private readonly clock: Clock,
+    readonly ratePerSecond: number,
+    readonly burst: number,
+  ) {
+    redis?.defineCommand('kbffBucket', { numberOfKeys: 1, lua: TAKE });
+  }
+
+  /** Takes one token from the bucket of consumer `name`. */
+  async take(name: string): Promise<LimitDecision> {
+    const id = name;
+    const now = this.clock.now();
+    const ratePerMs = this.ratePerSecond / 1000;
+    let allowed: boolean;
+    let tokens: number;
+    try {
+      if (!this.redis) throw new Error('no redis');
+      const [ok, milli] = await this.redis.kbffBucket(`kbff:v1:{rl:${encodeURIComponent(id)}}`, ratePerMs, this.burst, now);
+      allowed = ok === 1;
+      tokens = milli / 1000;
+    } catch {
+      const b = this.#local.get(id) ?? { tokens: this.burst, ts: now };
+      b.tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.ts) * ratePerMs);
+      b.ts = now;
+      allowed = b.tokens >= 1;
+      if (allowed) b.tokens -= 1;
+      this.#local.set(id, b);
+      tokens = b.tokens;
+    }
+    const resetSeconds = allowed ? Math.ceil((this.burst - tokens) / this.ratePerSecond) : Math.ceil((1 - tokens) / this.ratePerSecond);
+    return { allowed, remaining: Math.floor(tokens), resetSeconds: Math.max(1, resetSeconds) };
+  }
+}
