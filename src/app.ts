@@ -41,7 +41,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.config.corsOrigins.length) app.use(corsFor(deps.config.corsOrigins));
   app.route('/', healthRoutes(deps));
   // Consumers' endpoints: who is calling, and within their request limit.
-  for (const path of ['/packages', '/packages/*']) app.use(path, authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));
+  // (Hono's `/packages/*` matches `/packages` itself too: one registration, one token per request.)
+  app.use('/packages/*', authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));
   app.route('/', packageRoutes({ ...deps, authRequired: deps.config.authRequired }));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));
