@@ -5,6 +5,7 @@ import { authenticate } from './auth/middleware.js';
 import { limitConsumers } from './auth/limit-middleware.js';
 import type { ConsumerLimiter } from './auth/rate-limit.js';
 import { corsFor } from './http/cors.js';
+import { katapultCompatRoutes } from './katapult-compat/routes.js';
 import { healthRoutes } from './http/health.js';
 import type { CircuitBreaker } from './upstream/breaker.js';
 import type { BudgetGovernor } from './upstream/governor.js';
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // (Hono's `/packages/*` matches `/packages` itself too: one registration, one token per request.)
   app.use('/packages/*', authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));
   app.route('/', packageRoutes({ ...deps, authRequired: deps.config.authRequired }));
+  app.route('/', katapultCompatRoutes({ ...deps, consumerKeys: deps.config.consumerKeys, authRequired: deps.config.authRequired }));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));
 

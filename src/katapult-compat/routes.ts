@@ -1,0 +1,198 @@
+import { Hono } from 'hono';
+import { presentedKey } from '../auth/middleware.js';
+import { mayRead, type Consumer, type ConsumerKeys } from '../auth/consumers.js';
+import type { ConsumerLimiter } from '../auth/rate-limit.js';
+import type { Clock } from '../clock.js';
+import type { AppContext, AppEnv } from '../http/context.js';
+import { AppError, type ErrorCode } from '../http/errors.js';
+import { ifNoneMatchMatches } from '../http/etag.js';
+import { toAppError } from '../http/upstream-errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Package } from '../packages/model.js';
+import { organizationParam, PUBLIC } from '../packages/params.js';
+import type { PackageService, Served } from '../packages/service.js';
+import type { OrgRef, OrgScope, PackageLookup } from '../upstream/katapult-client.js';
+import { KATAPULT_ERRORS, katapultEtag, toWireListItem, toWirePackage, type KatapultErrorCode } from './wire-format.js';
+
+export interface KatapultCompatDeps {
+  packages: PackageService;
+  clock: Clock;
+  logger: Logger;
+  consumerKeys: ConsumerKeys;
+  limiter: ConsumerLimiter;
+  authRequired: boolean;
+}
+
+/** Thrown inside this router: answered in Katapult's wrapped envelope. */
+class KatapultError extends Error {
+  constructor(
+    readonly code: KatapultErrorCode,
+    readonly detail: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(code);
+  }
+}
+
+/**
+ * The package endpoints of Katapult core/v1, answered from this service's cache, so existing Katapult
+ * clients (go-katapult, the Terraform provider, katapult-cli) work by changing their base URL to
+ * `<this service>/core/v1`. The caller's `Authorization: Bearer` carries its consumer key, never the
+ * Katapult token; bodies, ETags, pagination and errors are Katapult's. Every other Katapult path is
+ * Katapult's own `route_not_found`: nothing is passed through.
+ */
+export function katapultCompatRoutes(deps: KatapultCompatDeps): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+
+  routes.get('/core/v1/virtual_machine_packages', (c) =>
+    answer(c, deps, async (consumer) => {
+      const q = new URL(c.req.url).searchParams;
+      const scope = organizationOf(q);
+      const page = intArg(q, 'page', 1);
+      const perPage = intArg(q, 'per_page', 30);
+      if (page < 1 || perPage < 1 || perPage > 200) throw new KatapultError('invalid_argument', { issue: 'validation_errors' });
+      permit(consumer, scope, deps.authRequired);
+      const all = packagesOf(await serve(deps, () => deps.packages.list(scope)));
+      const total = all.length;
+      return JSON.stringify({
+        pagination: { current_page: page, total_pages: Math.max(1, Math.ceil(total / perPage)), total, per_page: perPage, large_set: false },
+        virtual_machine_packages: all.slice((page - 1) * perPage, page * perPage).map(toWireListItem),
+      });
+    }),
+  );
+
+  // Both forms real clients use: `/virtual_machine_package` (OpenAPI client) and `/_` (older go-katapult).
+  // As in Apia, without a lookup key in the query the path segment is the id (so a bare `/_` finds nothing).
+  routes.get('/core/v1/virtual_machine_packages/:segment', (c) =>
+    answer(c, deps, async (consumer) => {
+      const q = new URL(c.req.url).searchParams;
+      const segment = c.req.param('segment');
+      const lookup = lookupOf(q, segment === 'virtual_machine_package' ? null : segment);
+      if (deps.authRequired && !consumer) throw new KatapultError('missing_api_token');
+      const pkg = await findPackage(deps, lookup, consumer);
+      return JSON.stringify({ virtual_machine_package: toWirePackage(pkg) });
+    }),
+  );
+
+  routes.all('/core/v1/*', (c) =>
+    katapultError(c, new KatapultError('route_not_found', {}, {})),
+  );
+  return routes;
+}
+
+async function answer(c: AppContext, deps: KatapultCompatDeps, body: (consumer: Consumer | null) => Promise<string>): Promise<Response> {
+  try {
+    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
+    const consumer = key === null ? null : deps.consumerKeys.identify(key);
+    if (key !== null && !consumer) throw new KatapultError('invalid_api_token');
+    c.set('consumer', consumer);
+    const limitHeaders: Record<string, string> = {};
+    if (consumer) {
+      const decision = await deps.limiter.take(consumer.name);
+      // Katapult's own rate-limit headers, carrying this consumer's budget rather than the token's.
+      limitHeaders['x-ratelimit-permitted'] = String(deps.limiter.burst);
+      limitHeaders['x-ratelimit-remaining'] = String(decision.remaining);
+      if (!decision.allowed) throw new KatapultError('rate_limit_reached', { total_permitted: deps.limiter.burst }, { ...limitHeaders, 'retry-after': String(decision.resetSeconds) });
+    }
+    const text = await body(consumer);
+    const etag = katapultEtag(text);
+    const headers = { ...limitHeaders, etag, 'cache-control': 'max-age=0, private, must-revalidate' };
+    if (ifNoneMatchMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+    return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
+  } catch (err) {
+    return katapultError(c, err instanceof KatapultError ? err : fromAppError(err, deps));
+  }
+}
+
+function katapultError(c: AppContext, err: KatapultError): Response {
+  const [status, description] = KATAPULT_ERRORS[err.code];
+  const body = JSON.stringify({ error: { code: err.code, description, detail: err.detail } });
+  return c.body(body, status as 400, { ...err.headers, 'content-type': 'application/json', 'cache-control': 'no-cache', 'x-api-schema': 'json-error' });
+}
+
+const FROM_APP: Partial<Record<ErrorCode, KatapultErrorCode>> = {
+  package_not_found: 'package_not_found',
+  organization_not_found: 'organization_not_found',
+  invalid_request: 'invalid_argument',
+  unauthorized: 'missing_api_token',
+  forbidden: 'scope_not_granted',
+};
+
+function fromAppError(err: unknown, deps: KatapultCompatDeps): KatapultError {
+  const app = toAppError(err, deps.clock.now());
+  if (!(app instanceof AppError)) {
+    deps.logger.error({ err }, 'unhandled error on the Katapult-compatible endpoint');
+    return new KatapultError('service_unavailable');
+  }
+  const code = FROM_APP[app.code] ?? 'service_unavailable';
+  const headers: Record<string, string> = app.retryAfterSeconds ? { 'retry-after': String(app.retryAfterSeconds) } : {};
+  return new KatapultError(code, {}, headers);
+}
+
+function permit(consumer: Consumer | null, scope: OrgScope, authRequired: boolean): void {
+  if (!consumer) {
+    if (scope.kind === 'public' && !authRequired) return;
+    throw new KatapultError('missing_api_token');
+  }
+  if (!mayRead(consumer, scope)) throw new KatapultError('scope_not_granted', { scopes: [] });
+}
+
+async function serve(deps: KatapultCompatDeps, fn: () => Promise<Served>): Promise<Served> {
+  const served = await fn();
+  if (served.entry.kind === 'not_found') throw new KatapultError(served.entry.body as KatapultErrorCode);
+  return served;
+}
+
+function packagesOf(served: Served): Package[] {
+  return (JSON.parse(served.entry.body) as { packages: Package[] }).packages;
+}
+
+/**
+ * A package by id or permalink. Public packages for anyone; a private one only inside an organization
+ * that the consumer's key lists by name (a `*` key cannot say which organizations to look in).
+ */
+async function findPackage(deps: KatapultCompatDeps, lookup: PackageLookup, consumer: Consumer | null): Promise<Package> {
+  const scopes: OrgScope[] = [PUBLIC];
+  if (consumer && consumer.scopes !== '*') {
+    for (const s of consumer.scopes) scopes.push({ kind: s.startsWith('org_') ? 'id' : 'sub_domain', value: s });
+  }
+  for (const scope of scopes) {
+    const served = await deps.packages.get(lookup, scope);
+    if (served.entry.kind === 'found') return (JSON.parse(served.entry.body) as { package: Package }).package;
+  }
+  throw new KatapultError('package_not_found');
+}
+
+/** `organization[id]` or `organization[sub_domain]`, not both; neither means public packages only. */
+function organizationOf(q: URLSearchParams): OrgScope {
+  const id = q.get('organization[id]');
+  const sub = q.get('organization[sub_domain]');
+  if (id !== null && sub !== null) throw new KatapultError('invalid_argument', { issue: 'ambiguous_lookup_values' });
+  if (id === null && sub === null) return PUBLIC;
+  const kind: OrgRef['kind'] = id !== null ? 'id' : 'sub_domain';
+  const parsed = organizationParam.safeParse(id ?? sub);
+  // A value that cannot name any organization is not worth an upstream call.
+  if (!parsed.success || parsed.data.kind !== kind) throw new KatapultError('organization_not_found');
+  return parsed.data;
+}
+
+function lookupOf(q: URLSearchParams, segment: string | null): PackageLookup {
+  const id = q.get('virtual_machine_package[id]');
+  const permalink = q.get('virtual_machine_package[permalink]');
+  if (id !== null && permalink !== null) throw new KatapultError('invalid_argument', { issue: 'ambiguous_lookup_values' });
+  const value = id ?? permalink ?? segment;
+  if (value === null) throw new KatapultError('package_not_found');
+  const by = permalink !== null ? 'permalink' : 'id';
+  // Values that cannot name a package (every id starts vmpkg_) are not worth an upstream call.
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(value) || (by === 'id' && !/^vmpkg_[A-Za-z0-9]{1,64}$/.test(value))) {
+    throw new KatapultError('package_not_found');
+  }
+  return { by, value };
+}
+
+function intArg(q: URLSearchParams, name: string, fallback: number): number {
+  const raw = q.get(name);
+  if (raw === null) return fallback;
+  if (!/^-?\d{1,9}$/.test(raw)) throw new KatapultError('invalid_argument', { issue: 'parse_error', argument: name });
+  return Number(raw);
+}
