@@ -9,19 +9,34 @@ import { render } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { OrgScope } from '../upstream/katapult-client.js';
 import { organizationParam, packageRefParam, PUBLIC } from './params.js';
+import { listConveniences, ListShaper, type ListConveniences } from './list-query.js';
 import type { PackageService, Served } from './service.js';
 
 const scopeQuery = z.strictObject({ organization: organizationParam.optional() });
+const conv = listConveniences;
+const listQuery = z.strictObject({
+  organization: organizationParam.optional(),
+  group: conv.group.optional(),
+  min_cpu_cores: conv.min_cpu_cores.optional(),
+  min_memory_gb: conv.min_memory_gb.optional(),
+  min_storage_gb: conv.min_storage_gb.optional(),
+  dedicated: conv.dedicated.optional(),
+  privacy: conv.privacy.optional(),
+  sort: conv.sort.optional(),
+  fields: conv.fields.optional(),
+});
 
 /** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
 export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
-  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string) => {
+  const shaper = new ListShaper();
+  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string, shape?: ListConveniences) => {
     authorize(c, scope, deps.authRequired);
-    const served = await serve().catch((err: unknown) => {
+    let served = await serve().catch((err: unknown) => {
       throw toAppError(err, deps.clock.now());
     });
+    if (shape && Object.keys(shape).length && served.entry.kind === 'found') served = { ...served, entry: shaper.shape(served.entry, shape) };
     const out = render(served, {
       shared: scope.kind === 'public',
       ifNoneMatch: c.req.header('if-none-match'),
@@ -32,8 +47,9 @@ export function packageRoutes(deps: { packages: PackageService; clock: Clock; au
   };
 
   routes.get('/packages', (c) => {
-    const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
-    return answer(c, scope, () => deps.packages.list(scope), 'no organization matches this id or sub-domain');
+    const { organization, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
+    const scope = organization ?? PUBLIC;
+    return answer(c, scope, () => deps.packages.list(scope), 'no organization matches this id or sub-domain', shape);
   });
 
   routes.get('/packages/:ref', (c) => {
