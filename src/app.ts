@@ -5,6 +5,7 @@ import { authenticate } from './auth/middleware.js';
 import { limitConsumers } from './auth/limit-middleware.js';
 import type { ConsumerLimiter } from './auth/rate-limit.js';
 import { corsFor } from './http/cors.js';
+import { openApiRoutes } from './http/openapi.js';
 import { katapultCompatRoutes } from './katapult-compat/routes.js';
 import { healthRoutes } from './http/health.js';
 import type { CircuitBreaker } from './upstream/breaker.js';
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestContext(deps.requestLog));
   if (deps.config.corsOrigins.length) app.use(corsFor(deps.config.corsOrigins));
   app.route('/', healthRoutes(deps));
+  app.route('/', openApiRoutes());
   // Consumers' endpoints: who is calling, and within their request limit.
   // (Hono's `/packages/*` matches `/packages` itself too: one registration, one token per request.)
   app.use('/packages/*', authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));

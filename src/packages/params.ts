@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { OrgRef, OrgScope, PackageLookup } from '../upstream/katapult-client.js';
+import { listConveniences } from './list-query.js';
 
 export const PUBLIC: OrgScope = { kind: 'public' };
 
@@ -28,3 +29,21 @@ export const packageRefParam = z.union(
   ],
   { error: 'must be a package id (vmpkg_…) or a permalink (letters, digits, ".", "_", "-")' },
 );
+
+/** The query of `GET /packages/{ref}`: which organization to look in. */
+export const scopeQuery = z.strictObject({
+  organization: organizationParam.optional().meta({ description: 'Organization id (org_…) or sub-domain; needs a key that lists it' }),
+});
+
+/** The query of `GET /packages`: the scope, then conveniences applied to the cached list. */
+export const listQuery = z.strictObject({
+  organization: scopeQuery.shape.organization,
+  group: listConveniences.group.optional().meta({ description: 'Group id or name (Katapult\'s list does not send groups)' }),
+  min_cpu_cores: listConveniences.min_cpu_cores.optional(),
+  min_memory_gb: listConveniences.min_memory_gb.optional(),
+  min_storage_gb: listConveniences.min_storage_gb.optional(),
+  dedicated: listConveniences.dedicated.optional(),
+  privacy: listConveniences.privacy.optional(),
+  sort: listConveniences.sort.optional().meta({ description: 'A field, with - in front for descending' }),
+  fields: listConveniences.fields.optional().meta({ description: 'Comma-separated fields to keep' }),
+});

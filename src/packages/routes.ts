@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { authorize } from '../auth/middleware.js';
@@ -8,23 +7,10 @@ import { parseQuery } from '../http/query.js';
 import { render } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { OrgScope } from '../upstream/katapult-client.js';
-import { organizationParam, packageRefParam, PUBLIC } from './params.js';
-import { listConveniences, ListShaper, type ListConveniences } from './list-query.js';
+import { listQuery, packageRefParam, PUBLIC, scopeQuery } from './params.js';
+import { ListShaper, type ListConveniences } from './list-query.js';
 import type { PackageService, Served } from './service.js';
 
-const scopeQuery = z.strictObject({ organization: organizationParam.optional() });
-const conv = listConveniences;
-const listQuery = z.strictObject({
-  organization: organizationParam.optional(),
-  group: conv.group.optional(),
-  min_cpu_cores: conv.min_cpu_cores.optional(),
-  min_memory_gb: conv.min_memory_gb.optional(),
-  min_storage_gb: conv.min_storage_gb.optional(),
-  dedicated: conv.dedicated.optional(),
-  privacy: conv.privacy.optional(),
-  sort: conv.sort.optional(),
-  fields: conv.fields.optional(),
-});
 
 /** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
 export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean }): Hono<AppEnv> {

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/** The consumer representation, as documented in /openapi.json. `model.ts` builds values of this shape. */
+export const packageSchema = z
+  .object({
+    id: z.string().meta({ example: 'vmpkg_Eh5LYVKScVHpj7sM' }),
+    name: z.string().nullable().meta({ example: 'ROCK-3' }),
+    permalink: z.string().nullable().meta({ example: 'rock-3' }),
+    cpuCores: z.number().int().nullable(),
+    memoryGb: z.number().int().nullable(),
+    storageGb: z.number().int().nullable(),
+    ipv4Addresses: z.number().int().nullable(),
+    monthlyBandwidthGb: z.number().int().nullable().meta({ description: 'null in lists: Katapult\'s list endpoint does not send it' }),
+    dedicatedCpus: z.boolean().nullable().meta({ description: 'null in lists: Katapult\'s list endpoint does not send it' }),
+    privacy: z.enum(['public', 'private']).nullable(),
+    group: z.object({ id: z.string(), name: z.string().nullable() }).nullable().meta({ description: 'null in lists' }),
+    iconUrl: z.string().nullable(),
+  })
+  .strict()
+  .meta({ id: 'Package' });
+
+/** A list answer; with `fields=` each package holds only the fields asked for. */
+export const packageListSchema = z.object({ packages: z.array(packageSchema.partial()) }).strict().meta({ id: 'PackageList' });
+export const packageAnswerSchema = z.object({ package: packageSchema }).strict().meta({ id: 'PackageAnswer' });
+
+export const errorSchema = z
+  .object({
+    error: z
+      .object({
+        code: z.string().meta({ example: 'package_not_found' }),
+        message: z.string(),
+        requestId: z.string(),
+      })
+      .strict(),
+  })
+  .strict()
+  .meta({ id: 'Error' });
