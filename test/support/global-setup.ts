@@ -1,12 +1,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
+import { ensureChromium } from './chromium.js';
 import { freePort, waitForRedis } from './ports.js';
 
 /**
  * Finds a real Redis for the whole run, in this order: REDIS_URL; a `redis-server` on PATH, started on a
  * free loopback port; a container through testcontainers where a Docker engine answers; Debian's
  * redis-server installed with apt-get when running as root. Otherwise it stops and says what to install.
+ * Debian's Chromium, for the browser test, the same way.
  */
 let child: ChildProcess | undefined;
 let stopContainer: (() => Promise<unknown>) | undefined;
@@ -18,6 +20,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  ensureChromium();
   const url = await findRedis();
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await probe.connect();
