@@ -19,6 +19,7 @@ import { AppError, errorBody } from './http/errors.js';
 import { printable } from './http/query.js';
 import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
 import type { RequestLog } from './observability/request-log.js';
 import { packageRoutes } from './packages/routes.js';
 import type { PackageService } from './packages/service.js';
@@ -34,6 +35,7 @@ export interface AppDeps {
   governor: BudgetGovernor;
   breaker: CircuitBreaker;
   limiter: ConsumerLimiter;
+  metrics: Metrics;
 }
 
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */

@@ -14,6 +14,7 @@ import { InvalidationListener } from './coordination/invalidation.js';
 import { RefreshLock } from './coordination/refresh-lock.js';
 import { createHitPath } from './http/hit-path.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
 import { PackageService } from './packages/service.js';
 import { CircuitBreaker } from './upstream/breaker.js';
@@ -25,6 +26,8 @@ export interface RuntimeParts {
   logger?: Logger;
   clock?: Clock;
   fetch?: typeof fetch;
+  /** Process metrics (memory, event loop); off where many instances share one test process. */
+  defaultMetrics?: boolean;
 }
 
 export interface Runtime {
@@ -47,19 +50,23 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   if (!redis) logger.info('REDIS_URL not set: in-process cache only, nothing shared between instances');
 
   const l1 = new MemoryStore(config.l1MaxBytes, clock);
-  const l2 = redis ? new RedisStore(redis, clock, logger) : null;
+  const metrics = new Metrics(l1, parts.defaultMetrics ?? true);
+  redis?.on('error', () => metrics.redisErrors.inc({ op: 'connection' }));
+  const l2 = redis ? new RedisStore(redis, clock, logger, (op) => metrics.redisErrors.inc({ op })) : null;
   const store = new TieredStore(l1, l2, clock);
   const invalidations = redis ? new InvalidationListener(redis, l1, logger) : null;
 
   const governor = new BudgetGovernor(redis, clock, logger, config.budgetReservePercent);
-  const breaker = new CircuitBreaker(clock, config.breakerFailures, config.breakerCooldownMs, (state) =>
-    logger.warn({ circuit: state }, 'upstream circuit breaker changed state'),
-  );
+  const breaker = new CircuitBreaker(clock, config.breakerFailures, config.breakerCooldownMs, (state) => {
+    metrics.circuitChanged(state);
+    logger.warn({ circuit: state }, 'upstream circuit breaker changed state');
+  });
   const client = new KatapultClient({
     baseUrl: config.katapultApiUrl,
     token: config.katapultToken,
     timeoutMs: config.katapultTimeoutMs,
     fetch: parts.fetch,
+    observe: metrics.upstream,
     gate: new UpstreamGate(governor, breaker, config.upstreamConcurrency),
   });
   // A lock outlives the slowest refresh it guards (a list walk is a few sequential rounds of requests).
@@ -76,9 +83,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     swrMs: config.swrMs,
     refreshAheadMs: config.refreshAheadMs,
     waitMs: lockTtlMs + config.katapultTimeoutMs + 1000,
+    onServed: (served) => metrics.served(served),
   });
   const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);
-  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, requestLog: new RequestLog(logger) };
+  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, metrics, requestLog: new RequestLog(logger, metrics) };
   const app = createApp(deps);
 
   let server: Server | null = null;
@@ -87,7 +95,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      const hit = createHitPath(store.l1, clock, deps.requestLog, config.refreshAheadMs, config.authRequired);
+      const hit = createHitPath(store.l1, clock, deps.requestLog, () => metrics.l1Hit(), config);
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         if (!hit(req, res)) void full(req, res);

@@ -42,7 +42,7 @@ describe('browser frontend', () => {
       const first = await fetch(url);
       const a = { status: first.status, etag: first.headers.get('etag'), xCache: first.headers.get('x-cache'), count: (await first.json()).packages.length };
       // 'no-cache': use the stored answer only after asking the server, which the browser does with If-None-Match.
-      const second = await fetch(url, { cache: 'no-cache' });
+      const second = await fetch(url, { cache: 'no-cache' } as RequestInit);
       const b = { status: second.status, etag: second.headers.get('etag'), xCache: second.headers.get('x-cache'), count: (await second.json()).packages.length };
       return [a, b];
     }, api);

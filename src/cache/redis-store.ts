@@ -52,6 +52,8 @@ export class RedisStore implements CacheStore {
     readonly redis: Redis,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Told about each failed command, for metrics. */
+    private readonly onError: (op: string) => void = () => {},
   ) {
     redis.defineCommand('kbffWrite', { numberOfKeys: 1, lua: WRITE });
   }
@@ -122,6 +124,7 @@ export class RedisStore implements CacheStore {
   }
 
   #failed(op: string, err: unknown): void {
+    this.onError(op);
     this.logger.debug({ op, err: (err as Error).message }, 'redis: command failed, continuing without L2');
   }
 }

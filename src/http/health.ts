@@ -2,14 +2,16 @@ import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { CircuitBreaker } from '../upstream/breaker.js';
 import type { BudgetGovernor } from '../upstream/governor.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { AppEnv } from './context.js';
 
 /**
- * `/healthz`: the process answers. `/readyz`: ready to serve; "degraded" when a configured Redis is
+ * `/metrics`: Prometheus. `/healthz`: the process answers. `/readyz`: ready to serve; "degraded" when a configured Redis is
  * unreachable (the service still answers from L1 and upstream). Neither touches upstream or needs a key.
  */
-export function healthRoutes(deps: { redis: Redis | null; governor: BudgetGovernor; breaker: CircuitBreaker }): Hono<AppEnv> {
+export function healthRoutes(deps: { redis: Redis | null; governor: BudgetGovernor; breaker: CircuitBreaker; metrics: Metrics }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
+  routes.get('/metrics', async (c) => c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }));
   routes.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
   routes.get('/readyz', async (c) => {
     const redis = !deps.redis ? 'not configured' : deps.redis.status === 'ready' ? 'up' : 'down';

@@ -20,15 +20,24 @@ const bodies = new WeakMap<CacheEntry, Buffer>();
  * full path, which gives the same answer more slowly. Headers match what `render()` sends for a HIT.
  * An entry in its refresh-ahead window also takes the full path, which starts the refresh.
  */
-export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog, refreshAheadMs: number, authRequired: boolean) {
+export function createHitPath(
+  l1: MemoryStore,
+  clock: Clock,
+  log: RequestLog,
+  onHit: () => void,
+  opts: { refreshAheadMs: number; authRequired: boolean },
+) {
+  const { refreshAheadMs, authRequired } = opts;
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
     if (req.method !== 'GET' || authRequired) return false;
     // Keys (to check, limit and log) and browsers (CORS) take the full path.
     const h = req.headers;
     if (h.authorization !== undefined || h['x-api-key'] !== undefined || h.origin !== undefined) return false;
-    const key = keyFor(req.url!);
+    const url = req.url!;
+    const key = keyFor(url);
     if (!key) return false;
+    const route = url === '/packages' ? '/packages' : '/packages/:ref';
     const entry = l1.peek(key);
     const now = clock.now();
     // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
@@ -52,7 +61,8 @@ export function createHitPath(l1: MemoryStore, clock: Clock, log: RequestLog, re
       headers['content-length'] = body.length;
       res.writeHead(200, headers).end(body);
     }
-    log.write({ reqId: id, method: 'GET', path: req.url!, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
+    onHit();
+    log.write({ reqId: id, route, method: 'GET', path: req.url!, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
     return true;
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
 import type { RequestLog } from '../observability/request-log.js';
 import type { AppEnv } from './context.js';
 
@@ -23,6 +24,7 @@ export function requestContext(log: RequestLog): MiddlewareHandler<AppEnv> {
     c.res.headers.set('x-request-id', id);
     log.write({
       reqId: id,
+      route: routeLabel(c),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -31,6 +33,12 @@ export function requestContext(log: RequestLog): MiddlewareHandler<AppEnv> {
       ms: elapsedMs(started),
     });
   };
+}
+
+/** The pattern of the route that answered; wildcards (middleware, not found) are all "other". */
+function routeLabel(c: Context): string {
+  const path = routePath(c);
+  return !path || path.includes('*') ? 'other' : path;
 }
 
 /** Milliseconds since `started` (a `performance.now()` reading), to 0.1 ms. */

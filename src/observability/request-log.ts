@@ -1,8 +1,11 @@
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 /** The fields of the one log line each request gets. No headers: nothing that could carry a key. */
 export interface RequestLine {
   reqId: string;
+  /** The matched route pattern (`/packages/:ref`), a bounded metrics label; never the raw URL. */
+  route: string;
   method: string;
   path: string;
   status: number;
@@ -14,11 +17,20 @@ export interface RequestLine {
   ms: number;
 }
 
-/** Writes the request lines: one shape for the hit path and the router. */
+/** Writes the request lines and counts the requests: one place for the hit path and the router. */
 export class RequestLog {
-  constructor(private readonly logger: Logger) {}
+  readonly #counted = new Map<string, { inc(): void }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
 
   write(line: RequestLine): void {
+    const key = `${line.route} ${line.status}`;
+    let counter = this.#counted.get(key);
+    if (!counter) this.#counted.set(key, (counter = this.metrics.requests.labels(line.route, String(line.status))));
+    counter.inc();
     this.logger.info(line, 'request');
   }
 }

@@ -12,6 +12,8 @@ export interface StackOptions {
   sim?: SimulatorOptions;
   clock?: Clock;
   logger?: Logger;
+  /** Process metrics for the first instance (off by default: many instances share a test process). */
+  defaultMetrics?: boolean;
 }
 
 export interface Stack {
@@ -40,7 +42,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       CONSUMER_BURST: '100000',
       ...opts.env,
     });
-    const runtime = createRuntime(config, { clock: opts.clock, logger: opts.logger ?? createLogger('silent') });
+    const runtime = createRuntime(config, {
+      clock: opts.clock,
+      logger: opts.logger ?? createLogger('silent'),
+      defaultMetrics: i === 0 && (opts.defaultMetrics ?? false),
+    });
     runtimes.push(runtime);
     urls.push(await runtime.listen(0, '127.0.0.1'));
   }

@@ -1,0 +1,108 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MemoryStore } from '../cache/memory-store.js';
+import type { Served } from '../packages/service.js';
+import type { CircuitState } from '../upstream/breaker.js';
+import type { UpstreamObserver } from '../upstream/katapult-client.js';
+
+/** How each answer was found, as one bounded label. */
+export type CacheResult = 'l1_hit' | 'l2_hit' | 'miss' | 'stale' | 'revalidated';
+
+const CIRCUIT: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (several instances can live in one test
+ * process). Every label is from a closed set: route patterns, statuses, outcomes; never ids or raw URLs.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'kbff_http_requests_total',
+    help: 'Requests answered, by route pattern and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly cache = new Counter({
+    name: 'kbff_cache_results_total',
+    help: 'Package cache answers: l1_hit, l2_hit, miss, stale, revalidated; coalesced counts answers that waited on another request\'s refresh',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamRequests = new Counter({
+    name: 'kbff_upstream_requests_total',
+    help: 'Requests sent to Katapult, by endpoint and outcome',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamSeconds = new Histogram({
+    name: 'kbff_upstream_request_duration_seconds',
+    help: 'Katapult response time',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly rateLimitRemaining = new Gauge({
+    name: 'kbff_upstream_ratelimit_remaining',
+    help: 'Last X-Ratelimit-Remaining seen from Katapult (this clock minute)',
+    registers: [this.registry],
+  });
+  readonly rateLimitPermitted = new Gauge({
+    name: 'kbff_upstream_ratelimit_permitted',
+    help: 'Last X-Ratelimit-Permitted seen from Katapult (per clock minute)',
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'kbff_redis_errors_total',
+    help: 'Redis commands that failed or timed out (the request carried on without Redis)',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+  readonly circuit = new Gauge({
+    name: 'kbff_upstream_circuit_state',
+    help: 'Upstream circuit breaker: 0 closed, 1 half-open, 2 open',
+    registers: [this.registry],
+  });
+  readonly #l1Hit = this.cache.labels('l1_hit');
+
+  constructor(l1: MemoryStore, defaults = true) {
+    new Gauge({
+      name: 'kbff_l1_entries',
+      help: 'Entries in the in-process cache',
+      registers: [this.registry],
+      collect() {
+        this.set(l1.size.entries);
+      },
+    });
+    new Gauge({
+      name: 'kbff_l1_bytes',
+      help: 'Estimated bytes held by the in-process cache',
+      registers: [this.registry],
+      collect() {
+        this.set(l1.size.bytes);
+      },
+    });
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'kbff_' });
+  }
+
+  /** The hit path's count, pre-bound: a label lookup per request would cost more than the rest of it. */
+  l1Hit(): void {
+    this.#l1Hit.inc();
+  }
+
+  served(s: Served): void {
+    const result: CacheResult =
+      s.status === 'HIT' ? (s.tier === 'l2' ? 'l2_hit' : 'l1_hit') : s.status === 'STALE' ? 'stale' : s.status === 'REVALIDATED' ? 'revalidated' : 'miss';
+    this.cache.inc({ result });
+    if (s.coalesced) this.cache.inc({ result: 'coalesced' });
+  }
+
+  readonly upstream: UpstreamObserver = (e) => {
+    this.upstreamRequests.inc({ endpoint: e.endpoint, outcome: e.outcome });
+    this.upstreamSeconds.observe({ endpoint: e.endpoint }, e.durationMs / 1000);
+    if (e.rateLimit?.remaining != null) this.rateLimitRemaining.set(e.rateLimit.remaining);
+    if (e.rateLimit?.permitted != null) this.rateLimitPermitted.set(e.rateLimit.permitted);
+  };
+
+  circuitChanged(state: CircuitState): void {
+    this.circuit.set(CIRCUIT[state]);
+  }
+}
