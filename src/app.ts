@@ -36,6 +36,8 @@ export interface AppDeps {
   breaker: CircuitBreaker;
   limiter: ConsumerLimiter;
   metrics: Metrics;
+  /** Set once shutdown begins. */
+  lifecycle: { draining: boolean };
 }
 
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Redis } from 'ioredis';
@@ -36,8 +37,11 @@ export interface Runtime {
   redis: Redis | null;
   /** Starts listening; resolves to the base URL. */
   listen(port?: number, host?: string): Promise<string>;
-  /** Stops accepting, closes open connections and Redis. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests (and refreshes) finish for up to `graceMs`, then cuts what is
+   * left and closes Redis. `/readyz` answers 503 from the first moment, so load balancers move away.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Builds every part once from the config (and any part a test or the demo supplies) and wires them. */
@@ -86,7 +90,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     onServed: (served) => metrics.served(served),
   });
   const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);
-  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, metrics, requestLog: new RequestLog(logger, metrics) };
+  const lifecycle = { draining: false };
+  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, metrics, lifecycle, requestLog: new RequestLog(logger, metrics) };
   const app = createApp(deps);
 
   let server: Server | null = null;
@@ -107,12 +112,16 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
       const addr = server.address() as AddressInfo;
       return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     },
-    async close() {
+    async close(graceMs = 0) {
+      lifecycle.draining = true;
       if (server) {
         const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
-        server.closeAllConnections();
+        server.closeIdleConnections();
+        const cut = setTimeout(() => server!.closeAllConnections(), graceMs);
         await closing;
+        clearTimeout(cut);
       }
+      await Promise.race([packages.settle(), sleep(graceMs)]);
       await invalidations?.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },

@@ -46,6 +46,7 @@ const schema = z.object({
   CONSUMER_BURST: int(1, 100_000).default(60),
   CORS_ORIGINS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -91,6 +92,8 @@ export interface Config {
   corsOrigins: string[];
   l1MaxBytes: number;
   logLevel: LogLevel;
+  /** On SIGTERM, how long in-flight requests may take before connections are cut. */
+  shutdownTimeoutMs: number;
   demo: boolean;
 }
 
@@ -152,6 +155,7 @@ export function loadConfig(
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     demo,
   };
 }
