@@ -15,7 +15,8 @@ interface KeyEntry {
 }
 
 /**
- * The configured API keys (`API_KEYS`: `name:key:scopes` joined by commas; `scopes` is `*` or
+ * The configured API keys (`API_KEYS`: `name:key:scopes` joined by commas or newlines, `#` lines are
+ * comments; `scopes` is `*` or
  * organizations joined by `|`; a key may be given as `sha256=<hex>`). Only SHA-256 digests are kept, and a
  * presented key is compared against every one of them in constant time.
  */
@@ -29,7 +30,9 @@ export class ConsumerKeys {
     const entries: KeyEntry[] = [];
     const names = new Set<string>();
     spec
-      .split(/[,\n]/)
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .flatMap((line) => line.split(','))
       .map((s) => s.trim())
       .filter(Boolean)
       .forEach((item, i) => {
