@@ -50,8 +50,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const clock = parts.clock ?? systemClock;
   if (config.demo) logger.warn('demo mode: upstream is the built-in Katapult simulator, not api.katapult.io');
 
-  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisTimeoutMs, logger) : null;
-  if (!redis) logger.info('REDIS_URL not set: in-process cache only, nothing shared between instances');
+  const redis = config.redis ? createRedis(config.redis, config.redisTimeoutMs, logger) : null;
+  if (!redis) logger.info('no Redis configured: in-process cache only, nothing shared between instances');
 
   const l1 = new MemoryStore(config.l1MaxBytes, clock);
   const metrics = new Metrics(l1, parts.defaultMetrics ?? true);
@@ -123,7 +123,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
       }
       await Promise.race([packages.settle(), sleep(graceMs)]);
       await invalidations?.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      if (redis) {
+        await redis.quit().catch(() => undefined);
+        redis.disconnect();
+      }
     },
   };
 }

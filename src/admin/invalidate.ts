@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from '../cache/redis.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import { globToRegExp, publishPurge } from '../coordination/invalidation.js';
 import type { OrgRef, PackageLookup } from '../upstream/katapult-client.js';
@@ -25,14 +26,19 @@ export function purgePatterns(target: PurgeTarget): string[] {
 export async function purge(patterns: string[], l1: MemoryStore, redis: Redis | null): Promise<number> {
   l1.deleteMatching(patterns.map(globToRegExp));
   if (!redis) return 0;
+  // SCAN walks one node's keyspace: in a Cluster, every master's. Keys are unlinked one by one there,
+  // since one UNLINK may not span slots.
+  const nodes = isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
   let deleted = 0;
-  for (const pattern of patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+  for (const node of nodes) {
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) deleted += await node.unlink(key);
+      } while (cursor !== '0');
+    }
   }
   await publishPurge(redis, patterns);
   return deleted;

@@ -27,6 +27,10 @@ const schema = z.object({
   KATAPULT_API_TOKEN_FILE: z.string().min(1).optional(),
   KATAPULT_TIMEOUT_MS: int(1, 120_000).default(10_000),
   REDIS_URL: redisUrl.optional(),
+  REDIS_SENTINELS: z.string().optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
   REDIS_TIMEOUT_MS: int(1, 10_000).default(200),
   CACHE_FRESH_SECONDS: int(0).default(300),
   CACHE_STALE_SECONDS: int(0).default(86_400),
@@ -61,6 +65,8 @@ export interface Config {
   katapultTimeoutMs: number;
   /** Null: in-process cache only. */
   redisUrl: string | null;
+  /** How to reach Redis: one URL, Sentinels that name the master, or Cluster seed nodes; null for none. */
+  redis: RedisTopology | null;
   redisTimeoutMs: number;
   /** How long an entry is served without asking upstream. */
   freshMs: number;
@@ -95,6 +101,15 @@ export interface Config {
   /** On SIGTERM, how long in-flight requests may take before connections are cut. */
   shutdownTimeoutMs: number;
   demo: boolean;
+}
+
+export type RedisTopology =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: HostPort[]; name: string; password: Secret | null }
+  | { kind: 'cluster'; nodes: HostPort[]; password: Secret | null };
+export interface HostPort {
+  host: string;
+  port: number;
 }
 
 export class ConfigError extends Error {
@@ -137,6 +152,7 @@ export function loadConfig(
     katapultToken: token,
     katapultTimeoutMs: e.KATAPULT_TIMEOUT_MS,
     redisUrl: e.REDIS_URL ?? null,
+    redis: redisTopology(e),
     redisTimeoutMs: e.REDIS_TIMEOUT_MS,
     freshMs: e.CACHE_FRESH_SECONDS * 1000,
     staleMs: e.CACHE_STALE_SECONDS * 1000,
@@ -204,4 +220,22 @@ function parseOrigins(value: string | undefined): string[] {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
   }
   return origins;
+}
+
+function redisTopology(e: z.output<typeof schema>): RedisTopology | null {
+  const given = [e.REDIS_URL && 'REDIS_URL', e.REDIS_SENTINELS && 'REDIS_SENTINELS', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(`${given[1]}: set only one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES`);
+  const password = e.REDIS_PASSWORD ? new Secret(e.REDIS_PASSWORD) : null;
+  if (e.REDIS_URL) return { kind: 'single', url: e.REDIS_URL };
+  if (e.REDIS_SENTINELS) return { kind: 'sentinel', sentinels: hostPorts('REDIS_SENTINELS', e.REDIS_SENTINELS), name: e.REDIS_SENTINEL_NAME, password };
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts('REDIS_CLUSTER_NODES', e.REDIS_CLUSTER_NODES), password };
+  return null;
+}
+
+function hostPorts(variable: string, value: string): HostPort[] {
+  return value.split(',').map((item) => {
+    const m = /^\s*\[?([^\]\s]+?)\]?:(\d{1,5})\s*$/.exec(item);
+    if (!m || Number(m[2]) > 65535) throw new ConfigError(`${variable}: "${item.trim()}" is not host:port`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
 }

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster } from '../cache/redis.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
 import { INVALIDATION_CHANNEL } from '../cache/redis-store.js';
@@ -24,7 +25,9 @@ export class InvalidationListener {
 
   constructor(redis: Redis, private readonly l1: MemoryStore, private readonly logger: Logger) {
     // A subscriber connection only subscribes: it may queue while connecting.
-    this.#subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+    this.#subscriber = isCluster(redis)
+      ? ((redis as unknown as Cluster).duplicate([], { enableOfflineQueue: true }) as unknown as Redis)
+      : redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
     this.#subscriber.on('error', () => undefined); // the main connection already reports Redis outages
     this.#subscriber.on('message', (_channel: string, raw: string) => this.apply(raw));
     void this.#subscriber.subscribe(INVALIDATION_CHANNEL).catch((err: Error) => logger.warn({ err: err.message }, 'redis: cannot subscribe to invalidations'));
@@ -47,7 +50,8 @@ export class InvalidationListener {
   }
 
   async close(): Promise<void> {
-    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    await this.#subscriber.quit().catch(() => undefined);
+    this.#subscriber.disconnect();
   }
 }
 
