@@ -9,7 +9,7 @@ describe('config', () => {
       host: '0.0.0.0',
       katapultApiUrl: 'https://api.katapult.io/core/v1',
       katapultTimeoutMs: 10_000,
-      redisUrl: null,
+      redis: null,
       freshMs: 300_000,
       staleMs: 86_400_000,
       logLevel: 'info',
@@ -40,9 +40,21 @@ describe('config', () => {
   it('treats an empty variable as unset and never prints the token', () => {
     const c = loadConfig({ KATAPULT_API_TOKEN: 'sekrit-value', PORT: '', REDIS_URL: '' });
     expect(c.port).toBe(8080);
-    expect(c.redisUrl).toBeNull();
+    expect(c.redis).toBeNull();
     expect(JSON.stringify(c)).not.toContain('sekrit-value');
     expect(String(c.katapultToken)).toBe('[redacted]');
+  });
+
+  it('takes Redis as one URL, Sentinels or Cluster nodes, and only one of them', () => {
+    expect(loadConfig({ KATAPULT_API_TOKEN: 't', REDIS_URL: 'redis://r:6379/2' }).redis).toEqual({ kind: 'single', url: 'redis://r:6379/2' });
+    expect(loadConfig({ KATAPULT_API_TOKEN: 't', REDIS_SENTINELS: 's1:26379, [::1]:26380', REDIS_SENTINEL_NAME: 'kbff' }).redis).toMatchObject({
+      kind: 'sentinel',
+      name: 'kbff',
+      sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }],
+    });
+    expect(loadConfig({ KATAPULT_API_TOKEN: 't', REDIS_CLUSTER_NODES: 'a:7000,b:7001' }).redis).toMatchObject({ kind: 'cluster', nodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] });
+    expect(() => loadConfig({ KATAPULT_API_TOKEN: 't', REDIS_URL: 'redis://r', REDIS_CLUSTER_NODES: 'a:1' })).toThrowError(/^REDIS_CLUSTER_NODES: set only one/);
+    expect(() => loadConfig({ KATAPULT_API_TOKEN: 't', REDIS_SENTINELS: 'nohost' })).toThrowError(/^REDIS_SENTINELS: "nohost" is not host:port/);
   });
 
   it('throws ConfigError, which main turns into a message and exit code 1', () => {

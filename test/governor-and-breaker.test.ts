@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
 import { CircuitBreaker } from '../src/upstream/breaker.js';
+import { secondsToNextMinute } from '../src/http/upstream-errors.js';
 import { UpstreamError } from '../src/upstream/errors.js';
 import { BudgetGovernor } from '../src/upstream/governor.js';
 import { FakeClock } from './support/clock.js';
@@ -54,7 +55,7 @@ describe('budget governor', () => {
     const a = new BudgetGovernor(redis, clock, silent, 20);
     const b = new BudgetGovernor(other, clock, silent, 20);
     await a.block();
-    expect(a.retryAfterSeconds()).toBe(18);
+    expect(secondsToNextMinute(clock.now())).toBe(18); // what a consumer's Retry-After says
     expect(await refused(b.take('consumer'))).toBe('rate_limited');
     expect((await b.state()).blockedUntil).toBe(Date.UTC(2026, 0, 1, 0, 11, 0));
     clock.set(Date.UTC(2026, 0, 1, 0, 11, 0));

@@ -63,8 +63,6 @@ export interface Config {
   /** Null only in demo mode and tests that never call upstream. */
   katapultToken: Secret | null;
   katapultTimeoutMs: number;
-  /** Null: in-process cache only. */
-  redisUrl: string | null;
   /** How to reach Redis: one URL, Sentinels that name the master, or Cluster seed nodes; null for none. */
   redis: RedisTopology | null;
   redisTimeoutMs: number;
@@ -151,7 +149,6 @@ export function loadConfig(
     katapultApiUrl: e.KATAPULT_API_URL.replace(/\/+$/, ''),
     katapultToken: token,
     katapultTimeoutMs: e.KATAPULT_TIMEOUT_MS,
-    redisUrl: e.REDIS_URL ?? null,
     redis: redisTopology(e),
     redisTimeoutMs: e.REDIS_TIMEOUT_MS,
     freshMs: e.CACHE_FRESH_SECONDS * 1000,

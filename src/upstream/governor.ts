@@ -112,12 +112,6 @@ export class BudgetGovernor {
     await this.redis?.set(`${KEY}:blocked`, String(until), 'PX', until - now).catch(() => undefined);
   }
 
-  /** When the budget returns, for `Retry-After`: the next minute boundary. */
-  retryAfterSeconds(): number {
-    const now = this.clock.now();
-    return Math.max(1, Math.ceil(((Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS - now) / 1000));
-  }
-
   /** What the governor knows now, including a block another instance set after a 429. */
   async state(): Promise<GovernorState> {
     const now = this.clock.now();

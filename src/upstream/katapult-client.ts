@@ -51,6 +51,15 @@ export interface KatapultClientOptions {
   now?: () => number;
 }
 
+interface UpstreamRequest<S extends z.ZodType> {
+  endpoint: Endpoint;
+  path: string;
+  params: URLSearchParams;
+  ifNoneMatch: string | null | undefined;
+  /** What a 200 body must parse as. */
+  schema: S;
+}
+
 /** Katapult's maximum `per_page`: the fewest requests for a full list. */
 export const PER_PAGE = 200;
 /** A list longer than this many pages is treated as a malformed answer rather than walked forever. */
@@ -72,7 +81,8 @@ export class KatapultClient {
   /** GET /virtual_machine_packages/virtual_machine_package?virtual_machine_package[id|permalink]=… */
   async getPackage(lookup: PackageLookup, ifNoneMatch?: string | null, priority: Priority = 'consumer'): Promise<Conditional<WirePackage>> {
     const params = new URLSearchParams({ [`virtual_machine_package[${lookup.by}]`]: lookup.value });
-    const res = await this.#request('get', '/virtual_machine_packages/virtual_machine_package', params, ifNoneMatch, wireGet, priority);
+    const path = '/virtual_machine_packages/virtual_machine_package';
+    const res = await this.#request({ endpoint: 'get', path, params, ifNoneMatch, schema: wireGet }, priority);
     return res.notModified ? res : { ...res, value: res.value.virtual_machine_package };
   }
 
@@ -82,7 +92,7 @@ export class KatapultClient {
     if (scope.kind !== 'public') params.set(`organization[${scope.kind}]`, scope.value);
     params.set('page', String(page));
     params.set('per_page', String(PER_PAGE));
-    return this.#request('list', '/virtual_machine_packages', params, ifNoneMatch, wireListPage, priority);
+    return this.#request({ endpoint: 'list', path: '/virtual_machine_packages', params, ifNoneMatch, schema: wireListPage }, priority);
   }
 
   /**
@@ -130,26 +140,13 @@ export class KatapultClient {
     return pages.every((p) => p.items === null) ? { notModified: true } : { notModified: false, pages };
   }
 
-  async #request<S extends z.ZodType>(
-    endpoint: Endpoint,
-    path: string,
-    params: URLSearchParams,
-    ifNoneMatch: string | null | undefined,
-    schema: S,
-    priority: Priority,
-  ): Promise<Conditional<z.output<S>>> {
+  /** Through the gate (breaker, budget, concurrency) when there is one. */
+  #request<S extends z.ZodType>(req: UpstreamRequest<S>, priority: Priority): Promise<Conditional<z.output<S>>> {
     const gate = this.#opts.gate;
-    const send = () => this.#send(endpoint, path, params, ifNoneMatch, schema);
-    return gate ? gate.run(priority, send) : send();
+    return gate ? gate.run(priority, () => this.#send(req)) : this.#send(req);
   }
 
-  async #send<S extends z.ZodType>(
-    endpoint: Endpoint,
-    path: string,
-    params: URLSearchParams,
-    ifNoneMatch: string | null | undefined,
-    schema: S,
-  ): Promise<Conditional<z.output<S>>> {
+  async #send<S extends z.ZodType>({ endpoint, path, params, ifNoneMatch, schema }: UpstreamRequest<S>): Promise<Conditional<z.output<S>>> {
     const { baseUrl, token, timeoutMs, fetch, now } = this.#opts;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (token) headers.authorization = `Bearer ${token.reveal()}`;
