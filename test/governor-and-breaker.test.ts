@@ -6,6 +6,7 @@ import { secondsToNextMinute } from '../src/http/upstream-errors.js';
 import { UpstreamError } from '../src/upstream/errors.js';
 import { BudgetGovernor } from '../src/upstream/governor.js';
 import { FakeClock } from './support/clock.js';
+import { captureLogs } from './support/logs.js';
 import { cleanRedisUrl } from './support/redis.js';
 
 const silent = createLogger('silent');
@@ -62,15 +63,19 @@ describe('budget governor', () => {
     expect(await refused(b.take('consumer'))).toBe('allowed');
   });
 
-  it('counts on its own while Redis is away', async () => {
+  it('counts on its own while Redis is away, and says once a minute that it is refusing', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 20, 0));
-    const g = new BudgetGovernor(null, clock, silent, 50, 4);
+    const logs = captureLogs();
+    const g = new BudgetGovernor(null, clock, logs.logger, 50, 4);
     await g.take('background');
     await g.take('background');
+    expect(await refused(g.take('background'))).toBe('rate_limited');
     expect(await refused(g.take('background'))).toBe('rate_limited');
     await g.take('consumer');
     await g.take('consumer');
     expect(await refused(g.take('consumer'))).toBe('rate_limited');
+    const lines = logs.parsed().filter((l) => l.msg === 'budget governor: refusing upstream calls');
+    expect(lines.map((l) => l.why)).toEqual(['background share of the budget used', 'consumer share of the budget used']);
   });
 });
 

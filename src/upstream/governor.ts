@@ -58,6 +58,8 @@ export class BudgetGovernor {
   #sharedUsed = 0;
   #remaining: number | null = null;
   #blockedUntil = 0;
+  /** The minute in which each kind of refusal was last logged: one line per minute, not per request. */
+  readonly #loggedRefusal = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis | null,
@@ -152,6 +154,10 @@ export class BudgetGovernor {
   }
 
   #refusal(why: string): UpstreamError {
+    if (this.#loggedRefusal.get(why) !== this.#minute) {
+      this.#loggedRefusal.set(why, this.#minute);
+      this.logger.warn({ why, permitted: this.#permitted, used: this.redis ? this.#sharedUsed : this.#localUsed, remaining: this.#remaining }, 'budget governor: refusing upstream calls');
+    }
     return new UpstreamError('rate_limited', `not calling upstream: ${why}`, null, 'budget');
   }
 }
