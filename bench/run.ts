@@ -15,10 +15,26 @@ const CONNECTIONS = 50;
 interface Figures {
   name: string;
   rps: number;
+  /** Server CPU time per request, in µs: steadier than req/s on a shared machine. */
+  cpuUs: number;
   p50: number;
   p99: number;
   errors: number;
   non2xx: number;
+}
+
+/** The server process's CPU time so far, in µs. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'cpu' in m) {
+        child.off('message', on);
+        resolve((m as { cpu: number }).cpu);
+      }
+    };
+    child.on('message', on);
+    child.send('cpu');
+  });
 }
 
 async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
@@ -31,11 +47,14 @@ async function startServer(args: string[]): Promise<{ url: string; child: ChildP
   return { url, child };
 }
 
-async function load(name: string, url: string, headers: Record<string, string> = {}): Promise<Figures> {
+async function load(name: string, server: { url: string; child: ChildProcess }, path = '', headers: Record<string, string> = {}): Promise<Figures> {
+  const url = `${server.url}${path}`;
   // A short warm-up so the JIT and the connection pool settle before we count.
   await autocannon({ url, connections: CONNECTIONS, duration: 2, headers });
+  const cpuBefore = await cpuOf(server.child);
   const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers });
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  const cpuUs = (await cpuOf(server.child)) - cpuBefore;
+  return { name, rps: r.requests.average, cpuUs: cpuUs / r.requests.total, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -59,10 +78,10 @@ try {
     // Scenarios alternate over several rounds, so a burst of noise hurts one round, not one scenario.
     for (let r = 0; r < ROUNDS; r++) {
       const round = [
-        await load('bare node:http, same body and headers', bare.url),
-        await load('GET /packages, cache hit', `${service.url}/packages`),
-        await load('GET /packages, cache hit, request log off', `${quiet.url}/packages`),
-        await load('GET /packages, If-None-Match → 304', `${service.url}/packages`, { 'if-none-match': etag }),
+        await load('bare node:http, same body and headers', bare),
+        await load('GET /packages, cache hit', service, '/packages'),
+        await load('GET /packages, cache hit, request log off', quiet, '/packages'),
+        await load('GET /packages, If-None-Match → 304', service, '/packages', { 'if-none-match': etag }),
       ];
       round[3]!.non2xx = 0; // autocannon counts a 304 as non-2xx; here it is the expected answer
       rounds.push(round);
@@ -89,8 +108,9 @@ const fleetRow = (f: FleetFigures) =>
   `| ${f.label} | ${f.consumerRequests.toLocaleString('en')} | ${f.upstreamRequests} | ${f.notModified} | ${((f.upstreamRequests * 10_000) / f.consumerRequests).toFixed(1)} | ${f.non200} |`;
 
 const base = results[0]!.rps;
+const baseCpu = results[0]!.cpuUs;
 const row = (f: Figures) =>
-  `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${(f.rps / base).toFixed(2)} | ${f.errors + f.non2xx} |`;
+  `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${(f.rps / base).toFixed(2)} | ${f.cpuUs.toFixed(1)} | ${(baseCpu / f.cpuUs).toFixed(2)} | ${f.errors + f.non2xx} |`;
 const md = [
   '# Benchmark results',
   '',
@@ -98,11 +118,13 @@ const md = [
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}. Date: ${new Date().toISOString()}.`,
   `Server and load generator run in separate processes. Body: the ${bodyBytes}-byte \`GET /packages\` answer.`,
   '',
-  '| scenario | req/s | p50 ms | p99 ms | ratio to bare | errors |',
-  '|---|---|---|---|---|---|',
+  '| scenario | req/s | p50 ms | p99 ms | req/s ratio to bare | server CPU µs/request | CPU ratio (bare ÷ this) | errors |',
+  '|---|---|---|---|---|---|---|---|',
   ...results.map(row),
   '',
-  'The ratio is against the bare node:http server measured in the same run: the ceiling for this body on this machine.',
+  'Ratios are against the bare node:http server measured in the same run: the ceiling for this body on this machine.',
+  'The CPU columns count the server process\'s own CPU time per answered request (process.cpuUsage): on a',
+  'shared machine they move less than req/s, which also depends on the load generator on the other core.',
   'The bare server sends the same body and the same response headers; it writes no log line. The',
   '"request log off" row is the same service at LOG_LEVEL=warn: the gap between it and the cache-hit row',
   'is the cost of the one pino JSON line per request.',

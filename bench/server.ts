@@ -8,8 +8,14 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
  *   service [logLevel]   the service in front of its own simulator (LOG_LEVEL, default info)
  *   bare <file>          node:http answering the bytes in <file> with the service's own response headers
  *                        (<file>.headers.json): the Node ceiling for exactly this response
- * Sends its base URL to the parent over IPC.
+ * Sends its base URL to the parent over IPC, and answers 'cpu' with its CPU time so far (µs).
  */
+process.on('message', (m) => {
+  if (m === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send!({ cpu: user + system });
+  }
+});
 const [mode, arg] = process.argv.slice(2);
 
 if (mode === 'bare') {

@@ -31,6 +31,7 @@ export class RequestLog {
     let counter = this.#counted.get(key);
     if (!counter) this.#counted.set(key, (counter = this.metrics.requests.labels(line.route, String(line.status))));
     counter.inc();
+    // The line is counted whatever the log level; it is written at info.
     this.logger.info(line, 'request');
   }
 }
