@@ -1,4 +1,4 @@
-import { UpstreamError } from '../upstream/errors.js';
+import { REFUSED_BY_BREAKER, UpstreamError } from '../upstream/errors.js';
 import { AppError } from './errors.js';
 
 /**
@@ -15,7 +15,7 @@ export function toAppError(err: unknown, nowMs: number): unknown {
     case 'timeout':
       return new AppError('upstream_timeout', 'Katapult did not answer in time');
     case 'unavailable':
-      return err.upstreamCode === 'circuit_open'
+      return err.upstreamCode === REFUSED_BY_BREAKER
         ? new AppError('upstream_unavailable', 'Katapult keeps failing; calls are paused for a moment')
         : new AppError('upstream_unavailable', 'Katapult is unavailable');
     case 'rate_limited':

@@ -6,7 +6,7 @@ import { listKey, packageKey } from '../cache/keys.js';
 import type { Tier, TieredStore } from '../cache/tiered-store.js';
 import type { RefreshLock } from '../coordination/refresh-lock.js';
 import type { Logger } from '../observability/logger.js';
-import { isNotFound, UpstreamError } from '../upstream/errors.js';
+import { isNotFound, isOwnRefusal, UpstreamError } from '../upstream/errors.js';
 import type { Priority } from '../upstream/governor.js';
 import { PER_PAGE, type KatapultClient, type OrgScope, type PackageLookup } from '../upstream/katapult-client.js';
 import { toPackage, type Package } from './model.js';
@@ -127,7 +127,8 @@ export class PackageService {
         (err: unknown) => {
           if (err instanceof UpstreamError && !isNotFound(err)) {
             this.#failures.set(key, err);
-            this.o.logger.warn({ key, err: err.message }, 'refresh failed');
+            // The governor and the breaker log their refusals themselves, once; Katapult's failures here.
+            if (!isOwnRefusal(err)) this.o.logger.warn({ key, err: err.message, priority }, 'refresh failed');
           }
           throw err;
         },
@@ -155,7 +156,9 @@ export class PackageService {
           }
           return await this.#fetchAndStore(key, fetch, previous, priority, acquired.fence);
         } catch (err) {
-          if (err instanceof UpstreamError && !isNotFound(err) && priority === 'consumer') await lock!.markFailed(key, err.kind);
+          // Katapult itself failed: the others stop waiting and serve stale. A refusal by our own
+          // governor or breaker is not marked: it may not apply to the next caller's priority.
+          if (err instanceof UpstreamError && !isNotFound(err) && !isOwnRefusal(err)) await lock!.markFailed(key, err.kind);
           throw err;
         } finally {
           await lock!.release(key, acquired.fence);

@@ -33,3 +33,14 @@ export class UpstreamError extends Error {
 export function isNotFound(err: unknown): err is UpstreamError & { kind: 'package_not_found' | 'organization_not_found' } {
   return err instanceof UpstreamError && (err.kind === 'package_not_found' || err.kind === 'organization_not_found');
 }
+
+/**
+ * `upstreamCode` of the errors our own guards raise without asking Katapult: the budget governor
+ * (kind `rate_limited`) and the circuit breaker (kind `unavailable`).
+ */
+export const REFUSED_BY_GOVERNOR = 'budget';
+export const REFUSED_BY_BREAKER = 'circuit_open';
+
+export function isOwnRefusal(err: UpstreamError): boolean {
+  return err.upstreamCode === REFUSED_BY_GOVERNOR || err.upstreamCode === REFUSED_BY_BREAKER;
+}

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CircuitBreaker } from './breaker.js';
-import { UpstreamError } from './errors.js';
+import { REFUSED_BY_BREAKER, UpstreamError } from './errors.js';
 import type { BudgetGovernor, Priority } from './governor.js';
 import type { RateLimit } from './rate-limit.js';
 
@@ -23,7 +23,7 @@ export class UpstreamGate {
 
   async run<T extends { rateLimit: RateLimit }>(priority: Priority, call: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      if (!this.breaker.allow()) throw new UpstreamError('unavailable', 'circuit open: upstream keeps failing', null, 'circuit_open');
+      if (!this.breaker.allow()) throw new UpstreamError('unavailable', 'circuit open: upstream keeps failing', null, REFUSED_BY_BREAKER);
       try {
         await this.governor.take(priority);
       } catch (err) {

@@ -1,7 +1,7 @@
 import type { Redis, Result } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../observability/logger.js';
-import { UpstreamError } from './errors.js';
+import { REFUSED_BY_GOVERNOR, UpstreamError } from './errors.js';
 import type { RateLimit } from './rate-limit.js';
 
 /** Who is asking: a consumer waiting for the answer, or a refresh nobody waits for. */
@@ -158,6 +158,6 @@ export class BudgetGovernor {
       this.#loggedRefusal.set(why, this.#minute);
       this.logger.warn({ why, permitted: this.#permitted, used: this.redis ? this.#sharedUsed : this.#localUsed, remaining: this.#remaining }, 'budget governor: refusing upstream calls');
     }
-    return new UpstreamError('rate_limited', `not calling upstream: ${why}`, null, 'budget');
+    return new UpstreamError('rate_limited', `not calling upstream: ${why}`, null, REFUSED_BY_GOVERNOR);
   }
 }
