@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import { listKey, packageKey } from '../cache/keys.js';
 import type { CacheEntry } from '../cache/entry.js';
 import type { MemoryStore } from '../cache/memory-store.js';
@@ -28,6 +29,8 @@ export function createHitPath(
   opts: { refreshAheadMs: number; authRequired: boolean },
 ) {
   const { refreshAheadMs, authRequired } = opts;
+  // URL → cache key, so a repeated URL costs a lookup, not a parse. Only URLs of this path are kept.
+  const keys = new LRUCache<string, string>({ max: 10_000 });
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
     if (req.method !== 'GET' || authRequired) return false;
@@ -35,8 +38,12 @@ export function createHitPath(
     const h = req.headers;
     if (h.authorization !== undefined || h['x-api-key'] !== undefined || h.origin !== undefined) return false;
     const url = req.url!;
-    const key = keyFor(url);
-    if (!key) return false;
+    let key = keys.get(url);
+    if (key === undefined) {
+      const parsed = keyFor(url);
+      if (!parsed) return false;
+      keys.set(url, (key = parsed));
+    }
     const route = url === '/packages' ? '/packages' : '/packages/:ref';
     const entry = l1.peek(key);
     const now = clock.now();
@@ -62,7 +69,7 @@ export function createHitPath(
       res.writeHead(200, headers).end(body);
     }
     onHit();
-    log.write({ reqId: id, route, method: 'GET', path: req.url!, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
+    log.writeHit(route, url, notModified ? 304 : 200, id, elapsedMs(started));
     return true;
   };
 }

@@ -45,10 +45,7 @@ export class RequestLog {
   }
 
   write(line: RequestLine): void {
-    const key = `${line.route} ${line.status}`;
-    let counter = this.#counted.get(key);
-    if (!counter) this.#counted.set(key, (counter = this.metrics.requests.labels(line.route, String(line.status))));
-    counter.inc();
+    this.#counter(line.route, line.status).inc();
     // The line is counted whatever the log level; it is written at info.
     if (!this.logger.isLevelEnabled('info')) return;
     const { reqId, route, method, path, status, cache, consumer, ms } = line;
@@ -60,5 +57,24 @@ export class RequestLog {
       `{"level":30,"time":${Date.now()}${this.#bindings},"reqId":"${reqId}","route":"${route}","method":"${method}","path":"${path}","status":${status}` +
         `${cache === undefined ? '' : `,"cache":"${cache}"`}${consumer === undefined ? '' : `,"consumer":"${consumer}"`},"ms":${ms},"msg":"request"}\n`,
     );
+  }
+
+  /**
+   * The hit path's line: the same fields as `write`, for values the hit path has already checked
+   * (a plain `/packages…` path, a validated request id), so nothing is tested or escaped again.
+   */
+  writeHit(route: '/packages' | '/packages/:ref', path: string, status: 200 | 304, reqId: string, ms: number): void {
+    this.#counter(route, status).inc();
+    if (!this.logger.isLevelEnabled('info')) return;
+    this.#stream.write(
+      `{"level":30,"time":${Date.now()}${this.#bindings},"reqId":"${reqId}","route":"${route}","method":"GET","path":"${path}","status":${status},"cache":"HIT","ms":${ms},"msg":"request"}\n`,
+    );
+  }
+
+  #counter(route: string, status: number): { inc(): void } {
+    const key = `${route} ${status}`;
+    let counter = this.#counted.get(key);
+    if (!counter) this.#counted.set(key, (counter = this.metrics.requests.labels(route, String(status))));
+    return counter;
   }
 }
