@@ -26,16 +26,6 @@ describe('request log', () => {
     expect(Object.keys(a)).toEqual(Object.keys(b));
   });
 
-  it('writes the hit path\'s line as pino would', () => {
-    const fast = captureLogs();
-    const slow = captureLogs();
-    new RequestLog(fast.logger, metrics()).writeHit('/packages/:ref', '/packages/rock-3', 304, 'trace-9', 0.2);
-    slow.logger.info({ reqId: 'trace-9', route: '/packages/:ref', method: 'GET', path: '/packages/rock-3', status: 304, cache: 'HIT', ms: 0.2 }, 'request');
-    const [a, b] = [fast.parsed()[0]!, slow.parsed()[0]!];
-    expect({ ...a, time: 0 }).toEqual({ ...b, time: 0 });
-    expect(Object.keys(a)).toEqual(Object.keys(b));
-  });
-
   it('counts every request, and writes nothing below info', async () => {
     const m = metrics();
     const quiet = captureLogs();

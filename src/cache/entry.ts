@@ -23,5 +23,4 @@ export type CacheEntry = z.infer<typeof cacheEntry>;
 export interface CacheStore {
   get(key: string): Promise<CacheEntry | undefined>;
   set(key: string, entry: CacheEntry): Promise<void>;
-  delete(key: string): Promise<void>;
 }

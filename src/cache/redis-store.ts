@@ -115,14 +115,6 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    try {
-      await this.redis.del(key);
-    } catch (err) {
-      this.#failed('del', err);
-    }
-  }
-
   #failed(op: string, err: unknown): void {
     this.onError(op);
     this.logger.debug({ op, err: (err as Error).message }, 'redis: command failed, continuing without L2');

@@ -36,9 +36,4 @@ export class TieredStore {
     else await this.l1.set(key, entry);
     return outcome;
   }
-
-  async delete(key: string): Promise<void> {
-    await this.l1.delete(key);
-    await this.l2?.delete(key);
-  }
 }

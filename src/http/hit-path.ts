@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LRUCache } from 'lru-cache';
 import { listKey, packageKey } from '../cache/keys.js';
 import type { CacheEntry } from '../cache/entry.js';
 import type { MemoryStore } from '../cache/memory-store.js';
@@ -29,8 +28,6 @@ export function createHitPath(
   opts: { refreshAheadMs: number; authRequired: boolean },
 ) {
   const { refreshAheadMs, authRequired } = opts;
-  // URL → cache key, so a repeated URL costs a lookup, not a parse. Only URLs of this path are kept.
-  const keys = new LRUCache<string, string>({ max: 10_000 });
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
     if (req.method !== 'GET' || authRequired) return false;
@@ -38,20 +35,17 @@ export function createHitPath(
     const h = req.headers;
     if (h.authorization !== undefined || h['x-api-key'] !== undefined || h.origin !== undefined) return false;
     const url = req.url!;
-    let key = keys.get(url);
-    if (key === undefined) {
-      const parsed = keyFor(url);
-      if (!parsed) return false;
-      keys.set(url, (key = parsed));
-    }
-    const route = url === '/packages' ? '/packages' : '/packages/:ref';
+    const key = keyFor(url);
+    if (!key) return false;
     const entry = l1.peek(key);
     const now = clock.now();
     // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
     if (!entry || entry.kind !== 'found' || now >= entry.freshUntil - refreshAheadMs) return false;
 
-    const id = requestId(req.headers['x-request-id'] as string | undefined);
-    const notModified = ifNoneMatchMatches(req.headers['if-none-match'], entry.etag);
+    const id = requestId(h['x-request-id'] as string | undefined);
+    const notModified = ifNoneMatchMatches(h['if-none-match'], entry.etag);
+    // Written out rather than taken from `render()`: building them through it measured ~5 µs more per
+    // hit. The hit-path tests hold both to the same headers.
     const headers: Record<string, string | number> = {
       etag: entry.etag,
       'cache-control': `public, max-age=${Math.floor((entry.freshUntil - now) / 1000)}`,
@@ -69,7 +63,8 @@ export function createHitPath(
       res.writeHead(200, headers).end(body);
     }
     onHit();
-    log.writeHit(route, url, notModified ? 304 : 200, id, elapsedMs(started));
+    const route = url === '/packages' ? '/packages' : '/packages/:ref';
+    log.write({ reqId: id, route, method: 'GET', path: url, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
     return true;
   };
 }

@@ -59,18 +59,6 @@ export class RequestLog {
     );
   }
 
-  /**
-   * The hit path's line: the same fields as `write`, for values the hit path has already checked
-   * (a plain `/packages…` path, a validated request id), so nothing is tested or escaped again.
-   */
-  writeHit(route: '/packages' | '/packages/:ref', path: string, status: 200 | 304, reqId: string, ms: number): void {
-    this.#counter(route, status).inc();
-    if (!this.logger.isLevelEnabled('info')) return;
-    this.#stream.write(
-      `{"level":30,"time":${Date.now()}${this.#bindings},"reqId":"${reqId}","route":"${route}","method":"GET","path":"${path}","status":${status},"cache":"HIT","ms":${ms},"msg":"request"}\n`,
-    );
-  }
-
   #counter(route: string, status: number): { inc(): void } {
     const key = `${route} ${status}`;
     let counter = this.#counted.get(key);
