@@ -50,8 +50,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Consumers' endpoints: who is calling, and within their request limit.
   // (Hono's `/packages/*` matches `/packages` itself too: one registration, one token per request.)
   app.use('/packages/*', authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));
-  app.route('/', packageRoutes({ ...deps, authRequired: deps.config.authRequired }));
-  app.route('/', katapultCompatRoutes({ ...deps, consumerKeys: deps.config.consumerKeys, authRequired: deps.config.authRequired }));
+  app.route('/', packageRoutes({ ...deps, authRequired: deps.config.authRequired, trustProxyHops: deps.config.trustProxyHops }));
+  app.route('/', katapultCompatRoutes({ ...deps, consumerKeys: deps.config.consumerKeys, authRequired: deps.config.authRequired, trustProxyHops: deps.config.trustProxyHops }));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));
 

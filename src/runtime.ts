@@ -19,6 +19,7 @@ import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
 import { PackageService } from './packages/service.js';
 import { CircuitBreaker } from './upstream/breaker.js';
+import { ConsumerShare } from './upstream/consumer-share.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { BudgetGovernor } from './upstream/governor.js';
 import { KatapultClient } from './upstream/katapult-client.js';
@@ -65,13 +66,21 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     metrics.circuitChanged(state);
     logger.warn({ circuit: state }, 'upstream circuit breaker changed state');
   });
+  // Each consumer's share of the token's budget: configured, or a tenth of what Katapult says it permits.
+  const share = new ConsumerShare(
+    redis,
+    clock,
+    logger,
+    () => config.consumerUpstreamPerMinute ?? Math.max(1, Math.floor(governor.permitted / 10)),
+    (consumer) => metrics.shareRefusals.inc({ consumer }),
+  );
   const client = new KatapultClient({
     baseUrl: config.katapultApiUrl,
     token: config.katapultToken,
     timeoutMs: config.katapultTimeoutMs,
     fetch: parts.fetch,
     observe: metrics.upstream,
-    gate: new UpstreamGate(governor, breaker, config.upstreamConcurrency),
+    gate: new UpstreamGate(governor, breaker, share, config.upstreamConcurrency, (reason) => metrics.refusals.inc({ reason })),
   });
   // A lock outlives the slowest refresh it guards (a list walk is a few sequential rounds of requests).
   const lockTtlMs = 3 * config.katapultTimeoutMs + 1000;

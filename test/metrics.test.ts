@@ -19,7 +19,7 @@ describe('/metrics', () => {
     await fetch(`${a}/packages`); // l1 hit (hit path)
     await fetch(`${b}/packages`); // l2 hit on the second instance
     await fetch(`${a}/packages/vmpkg_Eh5LYVKScVHpj7sM`); // miss
-    await fetch(`${a}/packages/no-such-package`); // 404
+    await fetch(`${a}/packages/no-such-package`); // 404, decided by the held list: an l1 hit, no upstream call
     await fetch(`${a}/packages?organization=acme`, { headers: { 'x-api-key': ACME_KEY } });
     await fetch(`${a}/nowhere/at/all`);
     text = await (await fetch(`${a}/metrics`)).text();
@@ -34,19 +34,20 @@ describe('/metrics', () => {
   });
 
   it('counts cache results by tier and upstream requests by endpoint and outcome', async () => {
-    expect(value('kbff_cache_results_total{result="miss"}')).toBe(4);
-    expect(value('kbff_cache_results_total{result="l1_hit"}')).toBe(1);
+    expect(value('kbff_cache_results_total{result="miss"}')).toBe(3);
+    expect(value('kbff_cache_results_total{result="l1_hit"}')).toBe(2);
     const other = await (await fetch(`${stack.urls[1]}/metrics`)).text();
     expect(other).toContain('kbff_cache_results_total{result="l2_hit"} 1');
     expect(value('kbff_upstream_requests_total{endpoint="list",outcome="ok"}')).toBe(2);
-    expect(value('kbff_upstream_requests_total{endpoint="get",outcome="package_not_found"}')).toBe(1);
-    expect(value('kbff_upstream_request_duration_seconds_count{endpoint="get"}')).toBe(2);
+    expect(value('kbff_upstream_requests_total{endpoint="get",outcome="ok"}')).toBe(1);
+    expect(value('kbff_upstream_requests_total{endpoint="get",outcome="package_not_found"}')).toBeUndefined();
+    expect(value('kbff_upstream_request_duration_seconds_count{endpoint="get"}')).toBe(1);
     expect(value('kbff_upstream_ratelimit_permitted')).toBe(1000);
     expect(value('kbff_upstream_ratelimit_remaining')).toBe(1000 - stack.sim.count());
   });
 
   it('reports L1 size, circuit state, Redis errors and process metrics', () => {
-    expect(value('kbff_l1_entries')).toBe(4);
+    expect(value('kbff_l1_entries')).toBe(3);
     expect(value('kbff_l1_bytes')).toBeGreaterThan(4000);
     expect(value('kbff_upstream_circuit_state')).toBe(0);
     expect(text).toContain('# TYPE kbff_redis_errors_total counter');

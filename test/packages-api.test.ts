@@ -112,13 +112,14 @@ describe('/packages', () => {
   });
 
   it('refreshes a requested entry shortly before it goes stale (refresh-ahead), so it is never served stale', async () => {
-    await get('/packages/rock-1');
+    await get('/packages/rock-1'); // the public list (which says rock-1 exists), then the get
     clock.advance(45_000);
     expect((await get('/packages/rock-1')).headers.get('x-cache')).toBe('HIT');
-    expect(sim.count()).toBe(1); // not yet in the last 10 s
+    expect([sim.count('list'), sim.count('get')]).toEqual([1, 1]); // not yet in the last 10 s
     clock.advance(8_000);
     expect((await get('/packages/rock-1')).headers.get('x-cache')).toBe('HIT');
-    await upstreamCalls(2);
+    await upstreamCalls(3);
+    expect(sim.count('get')).toBe(2);
     clock.advance(10_000); // past the first entry's freshness: the refreshed one is still fresh
     const later = await get('/packages/rock-1');
     expect([later.headers.get('x-cache'), later.headers.get('age')]).toEqual(['HIT', '10']);
@@ -175,13 +176,16 @@ describe('/packages', () => {
   });
 
   it('remembers a not-found briefly (negative caching)', async () => {
-    const first = await get('/packages/rock-9999');
+    // A package the held list still names, gone upstream since: the get answers 404, which is remembered.
+    await get('/packages');
+    sim.packages = sim.packages.filter((p) => p.permalink !== 'rock-1');
+    const first = await get('/packages/rock-1');
     expect(first.status).toBe(404);
     expect((await first.json()).error.code).toBe('package_not_found');
-    expect((await get('/packages/rock-9999')).status).toBe(404);
+    expect((await get('/packages/rock-1')).status).toBe(404);
     expect(sim.count('get')).toBe(1);
     clock.advance(11_000);
-    await get('/packages/rock-9999');
+    await get('/packages/rock-1');
     expect(sim.count('get')).toBe(2);
   });
 

@@ -36,7 +36,7 @@ const schema = z.object({
   CACHE_STALE_SECONDS: int(0).default(86_400),
   CACHE_NEGATIVE_SECONDS: int(0).default(30),
   CACHE_SWR_SECONDS: int(0).default(60),
-  CACHE_REFRESH_AHEAD_SECONDS: int(0).default(30),
+  CACHE_REFRESH_AHEAD_SECONDS: int(0).optional(),
   CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
   BUDGET_RESERVE_PERCENT: int(0, 100).default(20),
   UPSTREAM_CONCURRENCY: int(1, 256).default(8),
@@ -48,6 +48,8 @@ const schema = z.object({
   AUTH_REQUIRED: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   CONSUMER_RATE_PER_SECOND: z.coerce.number({ error: 'must be a number' }).positive('must be above 0').default(20),
   CONSUMER_BURST: int(1, 100_000).default(60),
+  CONSUMER_UPSTREAM_PER_MINUTE: int(1, 1_000_000).optional(),
+  TRUST_PROXY_HOPS: int(0, 10).default(0),
   CORS_ORIGINS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
@@ -92,6 +94,13 @@ export interface Config {
   /** Each consumer's token bucket (per API key): refill per second and size. */
   consumerRatePerSecond: number;
   consumerBurst: number;
+  /**
+   * Upstream calls one consumer's requests may cause per clock minute, fleet-wide; null: 10% of the
+   * token's budget (`X-Ratelimit-Permitted`).
+   */
+  consumerUpstreamPerMinute: number | null;
+  /** Proxies in front of the service whose `X-Forwarded-For` entry is believed (0: the socket's peer is the client). */
+  trustProxyHops: number;
   /** Origins allowed to call from a browser; `*` for any. Empty: no CORS headers. */
   corsOrigins: string[];
   l1MaxBytes: number;
@@ -155,7 +164,7 @@ export function loadConfig(
     staleMs: e.CACHE_STALE_SECONDS * 1000,
     negativeMs: e.CACHE_NEGATIVE_SECONDS * 1000,
     swrMs: e.CACHE_SWR_SECONDS * 1000,
-    refreshAheadMs: e.CACHE_REFRESH_AHEAD_SECONDS * 1000,
+    refreshAheadMs: refreshAheadSeconds(e.CACHE_FRESH_SECONDS, e.CACHE_REFRESH_AHEAD_SECONDS) * 1000,
     budgetReservePercent: e.BUDGET_RESERVE_PERCENT,
     upstreamConcurrency: e.UPSTREAM_CONCURRENCY,
     breakerFailures: e.BREAKER_FAILURES,
@@ -165,12 +174,29 @@ export function loadConfig(
     authRequired: e.AUTH_REQUIRED === 'true',
     consumerRatePerSecond: e.CONSUMER_RATE_PER_SECOND,
     consumerBurst: e.CONSUMER_BURST,
+    consumerUpstreamPerMinute: e.CONSUMER_UPSTREAM_PER_MINUTE ?? null,
+    trustProxyHops: e.TRUST_PROXY_HOPS,
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     demo,
   };
+}
+
+/**
+ * A refresh-ahead window longer than half the freshness would make every answer start a refresh (each
+ * new entry is born inside it) and cost a call per hit instead of one per freshness window: refused.
+ * Unset, it is a tenth of the freshness (30 s of the default 300 s).
+ */
+function refreshAheadSeconds(freshSeconds: number, configured: number | undefined): number {
+  if (configured === undefined) return Math.floor(freshSeconds / 10);
+  if (configured > freshSeconds / 2) {
+    throw new ConfigError(
+      `CACHE_REFRESH_AHEAD_SECONDS: ${configured} is more than half of CACHE_FRESH_SECONDS (${freshSeconds}); every answer would start a refresh. Use at most ${Math.floor(freshSeconds / 2)}, or leave it unset for a tenth of the freshness`,
+    );
+  }
+  return configured;
 }
 
 function readToken(

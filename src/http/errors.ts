@@ -14,6 +14,11 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   /** This consumer's request limit; `Retry-After` says when a request will be accepted again. */
   rate_limited: 429,
+  /**
+   * This consumer's requests have caused its share of upstream calls this clock minute; what is cached is
+   * still served. `Retry-After` says when the next minute starts.
+   */
+  upstream_share_exhausted: 429,
   /** Upstream answered something unusable: a malformed body, an unexpected status, a refused token. */
   upstream_error: 502,
   /** Upstream is down, refusing connections, or answering 503. */

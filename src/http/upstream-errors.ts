@@ -21,6 +21,8 @@ export function toAppError(err: unknown, nowMs: number): unknown {
     case 'rate_limited':
       // Katapult's window is the clock minute: the budget returns at the next :00 (FACTS.md, Rate limits).
       return new AppError('upstream_rate_limited', 'the Katapult rate limit is spent until the next minute', secondsToNextMinute(nowMs));
+    case 'share_exhausted':
+      return new AppError('upstream_share_exhausted', "this consumer has caused its share of upstream calls this minute; cached answers are still served", secondsToNextMinute(nowMs));
     case 'bad_response':
     case 'rejected':
       return new AppError('upstream_error', 'Katapult answered with an error');

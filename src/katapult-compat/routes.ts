@@ -7,6 +7,8 @@ import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, type ErrorCode } from '../http/errors.js';
 import { ifNoneMatchMatches } from '../http/etag.js';
 import { toAppError } from '../http/upstream-errors.js';
+import { causeOf } from '../http/cause.js';
+import type { Cause } from '../upstream/cause.js';
 import type { Logger } from '../observability/logger.js';
 import type { Package } from '../packages/model.js';
 import { organizationParam, PUBLIC } from '../packages/params.js';
@@ -21,6 +23,7 @@ export interface KatapultCompatDeps {
   consumerKeys: ConsumerKeys;
   limiter: ConsumerLimiter;
   authRequired: boolean;
+  trustProxyHops: number;
 }
 
 /** Thrown inside this router: answered in Katapult's wrapped envelope. */
@@ -52,7 +55,7 @@ export function katapultCompatRoutes(deps: KatapultCompatDeps): Hono<AppEnv> {
       const perPage = intArg(q, 'per_page', 30);
       if (page < 1 || perPage < 1 || perPage > 200) throw new KatapultError('invalid_argument', { issue: 'validation_errors' });
       permit(consumer, scope, deps.authRequired);
-      const all = packagesOf(await serve(deps, () => deps.packages.list(scope)));
+      const all = packagesOf(await serve(deps, () => deps.packages.list(scope, causeOf(c, deps.trustProxyHops))));
       const total = all.length;
       return JSON.stringify({
         pagination: { current_page: page, total_pages: Math.max(1, Math.ceil(total / perPage)), total, per_page: perPage, large_set: false },
@@ -69,7 +72,7 @@ export function katapultCompatRoutes(deps: KatapultCompatDeps): Hono<AppEnv> {
       const segment = c.req.param('segment');
       const lookup = lookupOf(q, segment === 'virtual_machine_package' ? null : segment);
       if (deps.authRequired && !consumer) throw new KatapultError('missing_api_token');
-      const pkg = await findPackage(deps, lookup, consumer);
+      const pkg = await findPackage(deps, lookup, consumer, causeOf(c, deps.trustProxyHops));
       return JSON.stringify({ virtual_machine_package: toWirePackage(pkg) });
     }),
   );
@@ -116,6 +119,7 @@ const FROM_APP: Partial<Record<ErrorCode, KatapultErrorCode>> = {
   invalid_request: 'invalid_argument',
   unauthorized: 'missing_api_token',
   forbidden: 'scope_not_granted',
+  upstream_share_exhausted: 'rate_limit_reached',
 };
 
 function fromAppError(err: unknown, deps: KatapultCompatDeps): KatapultError {
@@ -151,13 +155,13 @@ function packagesOf(served: Served): Package[] {
  * A package by id or permalink. Public packages for anyone; a private one only inside an organization
  * that the consumer's key lists by name (a `*` key cannot say which organizations to look in).
  */
-async function findPackage(deps: KatapultCompatDeps, lookup: PackageLookup, consumer: Consumer | null): Promise<Package> {
+async function findPackage(deps: KatapultCompatDeps, lookup: PackageLookup, consumer: Consumer | null, cause: Cause): Promise<Package> {
   const scopes: OrgScope[] = [PUBLIC];
   if (consumer && consumer.scopes !== '*') {
     for (const s of consumer.scopes) scopes.push({ kind: s.startsWith('org_') ? 'id' : 'sub_domain', value: s });
   }
   for (const scope of scopes) {
-    const served = await deps.packages.get(lookup, scope);
+    const served = await deps.packages.get(lookup, scope, cause);
     if (served.entry.kind === 'found') return (JSON.parse(served.entry.body) as { package: Package }).package;
   }
   throw new KatapultError('package_not_found');

@@ -56,6 +56,18 @@ export class Metrics {
     labelNames: ['op'] as const,
     registers: [this.registry],
   });
+  readonly refusals = new Counter({
+    name: 'kbff_upstream_refusals_total',
+    help: 'Upstream calls not made because our own guards refused them, by reason: consumer_share, budget, circuit_open',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly shareRefusals = new Counter({
+    name: 'kbff_consumer_share_refusals_total',
+    help: "Upstream calls refused because the consumer had caused its share this minute, by consumer key name ('anonymous' for every keyless caller)",
+    labelNames: ['consumer'] as const,
+    registers: [this.registry],
+  });
   readonly circuit = new Gauge({
     name: 'kbff_upstream_circuit_state',
     help: 'Upstream circuit breaker: 0 closed, 1 half-open, 2 open',

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { Clock } from '../clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { authorize } from '../auth/middleware.js';
+import { causeOf } from '../http/cause.js';
 import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
 import { render } from '../http/respond.js';
@@ -13,7 +14,7 @@ import type { PackageService, Served } from './service.js';
 
 
 /** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
-export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean }): Hono<AppEnv> {
+export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean; trustProxyHops: number }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
   const shaper = new ListShaper();
@@ -35,14 +36,14 @@ export function packageRoutes(deps: { packages: PackageService; clock: Clock; au
   routes.get('/packages', (c) => {
     const { organization, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
     const scope = organization ?? PUBLIC;
-    return answer(c, scope, () => deps.packages.list(scope), 'no organization matches this id or sub-domain', shape);
+    return answer(c, scope, () => deps.packages.list(scope, causeOf(c, deps.trustProxyHops)), 'no organization matches this id or sub-domain', shape);
   });
 
   routes.get('/packages/:ref', (c) => {
     const ref = packageRefParam.safeParse(c.req.param('ref'));
     if (!ref.success) throw new AppError('invalid_request', `path parameter 'ref': ${ref.error.issues[0]!.message}`);
     const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
-    return answer(c, scope, () => deps.packages.get(ref.data, scope), 'no package matches this id or permalink');
+    return answer(c, scope, () => deps.packages.get(ref.data, scope, causeOf(c, deps.trustProxyHops)), 'no package matches this id or permalink');
   });
 
   routes.all('/packages', methodNotAllowed);

@@ -15,7 +15,9 @@ export type UpstreamErrorKind =
   /** A body that is not the documented JSON, or a status we do not expect. */
   | 'bad_response'
   /** 400/403 about our request or token: a configuration problem, not the consumer's. */
-  | 'rejected';
+  | 'rejected'
+  /** Refused by us, not Katapult: the consumer has caused its share of this minute's calls. */
+  | 'share_exhausted';
 
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
@@ -36,11 +38,13 @@ export function isNotFound(err: unknown): err is UpstreamError & { kind: 'packag
 
 /**
  * `upstreamCode` of the errors our own guards raise without asking Katapult: the budget governor
- * (kind `rate_limited`) and the circuit breaker (kind `unavailable`).
+ * (kind `rate_limited`), the circuit breaker (kind `unavailable`) and a consumer's share (kind
+ * `share_exhausted`). Each is also the `reason` label of `kbff_upstream_refusals_total`.
  */
 export const REFUSED_BY_GOVERNOR = 'budget';
 export const REFUSED_BY_BREAKER = 'circuit_open';
+export const REFUSED_FOR_SHARE = 'consumer_share';
 
 export function isOwnRefusal(err: UpstreamError): boolean {
-  return err.upstreamCode === REFUSED_BY_GOVERNOR || err.upstreamCode === REFUSED_BY_BREAKER;
+  return err.upstreamCode === REFUSED_BY_GOVERNOR || err.upstreamCode === REFUSED_BY_BREAKER || err.upstreamCode === REFUSED_FOR_SHARE;
 }

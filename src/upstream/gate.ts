@@ -1,14 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CircuitBreaker } from './breaker.js';
-import { REFUSED_BY_BREAKER, UpstreamError } from './errors.js';
-import type { BudgetGovernor, Priority } from './governor.js';
+import type { Cause } from './cause.js';
+import type { ConsumerShare } from './consumer-share.js';
+import { isOwnRefusal, REFUSED_BY_BREAKER, UpstreamError } from './errors.js';
+import type { BudgetGovernor } from './governor.js';
 import type { RateLimit } from './rate-limit.js';
 
 /**
- * Every upstream request passes here: the circuit breaker, then the budget governor, then a bound on
- * requests in flight. A consumer-driven request that met a refused connection or a 503 is tried once
- * more after a jittered backoff, only while the circuit is closed and the budget allows it; nothing is
- * retried after a 429 (the governor refuses every call until the next minute).
+ * Every upstream request passes here: the circuit breaker, then the share of the consumer that causes
+ * it (a background refresh is the service's own and charged to nobody), then the budget governor, then
+ * a bound on requests in flight. A consumer-driven request that met a refused connection or a 503 is
+ * tried once more after a jittered backoff (charged again: it is another call), only while the circuit
+ * is closed and the budget allows it; nothing is retried after a 429 (the governor refuses every call
+ * until the next minute).
  */
 export class UpstreamGate {
   #inFlight = 0;
@@ -17,17 +21,26 @@ export class UpstreamGate {
   constructor(
     readonly governor: BudgetGovernor,
     readonly breaker: CircuitBreaker,
+    private readonly share: ConsumerShare | null,
     private readonly concurrency: number,
+    /** Told about each call refused by our own guards, by reason (`REFUSED_*`). */
+    private readonly onRefused: (reason: string) => void = () => {},
     private readonly random: () => number = Math.random,
   ) {}
 
-  async run<T extends { rateLimit: RateLimit }>(priority: Priority, call: () => Promise<T>): Promise<T> {
+  async run<T extends { rateLimit: RateLimit }>(cause: Cause, call: () => Promise<T>): Promise<T> {
+    const priority = cause.priority;
     for (let attempt = 0; ; attempt++) {
-      if (!this.breaker.allow()) throw new UpstreamError('unavailable', 'circuit open: upstream keeps failing', null, REFUSED_BY_BREAKER);
+      if (!this.breaker.allow()) {
+        this.onRefused(REFUSED_BY_BREAKER);
+        throw new UpstreamError('unavailable', 'circuit open: upstream keeps failing', null, REFUSED_BY_BREAKER);
+      }
       try {
+        if (cause.priority === 'consumer') await this.share?.take(cause.chargeTo);
         await this.governor.take(priority);
       } catch (err) {
         this.breaker.cancel();
+        if (err instanceof UpstreamError && isOwnRefusal(err)) this.onRefused(err.upstreamCode!);
         throw err;
       }
       await this.#enter();

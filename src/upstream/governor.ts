@@ -97,6 +97,11 @@ export class BudgetGovernor {
     if (flag < 0) throw this.#refusal(`${priority} share of the budget used`);
   }
 
+  /** The token's budget per clock minute, as Katapult last reported it. */
+  get permitted(): number {
+    return this.#permitted;
+  }
+
   /** Learns the budget from Katapult's headers, on every response. */
   observe(rateLimit: RateLimit | null): void {
     if (!rateLimit) return;

@@ -4,7 +4,7 @@ import { readRateLimit, type RateLimit } from './rate-limit.js';
 import { wireError, wireGet, wireListPage, type WireListPage, type WirePackage } from './wire.js';
 import type { z } from 'zod';
 import type { UpstreamGate } from './gate.js';
-import type { Priority } from './governor.js';
+import type { Cause } from './cause.js';
 
 /** Which organization a list is for: only public packages, or an organization by id or sub-domain. */
 export type OrgScope = { kind: 'public' } | OrgRef;
@@ -79,20 +79,20 @@ export class KatapultClient {
   }
 
   /** GET /virtual_machine_packages/virtual_machine_package?virtual_machine_package[id|permalink]=… */
-  async getPackage(lookup: PackageLookup, ifNoneMatch?: string | null, priority: Priority = 'consumer'): Promise<Conditional<WirePackage>> {
+  async getPackage(lookup: PackageLookup, ifNoneMatch: string | null | undefined, cause: Cause): Promise<Conditional<WirePackage>> {
     const params = new URLSearchParams({ [`virtual_machine_package[${lookup.by}]`]: lookup.value });
     const path = '/virtual_machine_packages/virtual_machine_package';
-    const res = await this.#request({ endpoint: 'get', path, params, ifNoneMatch, schema: wireGet }, priority);
+    const res = await this.#request({ endpoint: 'get', path, params, ifNoneMatch, schema: wireGet }, cause);
     return res.notModified ? res : { ...res, value: res.value.virtual_machine_package };
   }
 
   /** GET /virtual_machine_packages?organization[…]=…&page=N&per_page=200 */
-  listPage(scope: OrgScope, page: number, ifNoneMatch?: string | null, priority: Priority = 'consumer'): Promise<Conditional<WireListPage>> {
+  listPage(scope: OrgScope, page: number, ifNoneMatch: string | null | undefined, cause: Cause): Promise<Conditional<WireListPage>> {
     const params = new URLSearchParams();
     if (scope.kind !== 'public') params.set(`organization[${scope.kind}]`, scope.value);
     params.set('page', String(page));
     params.set('per_page', String(PER_PAGE));
-    return this.#request({ endpoint: 'list', path: '/virtual_machine_packages', params, ifNoneMatch, schema: wireListPage }, priority);
+    return this.#request({ endpoint: 'list', path: '/virtual_machine_packages', params, ifNoneMatch, schema: wireListPage }, cause);
   }
 
   /**
@@ -100,14 +100,14 @@ export class KatapultClient {
    * With `previousEtags` (one per page, from the last walk) every page is asked conditionally;
    * `{notModified: true}` means no page changed.
    */
-  async listAll(scope: OrgScope, previousEtags?: readonly (string | null)[], priority: Priority = 'consumer'): Promise<ListResult> {
-    const result = await this.#walk(scope, previousEtags, priority);
+  async listAll(scope: OrgScope, previousEtags: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult> {
+    const result = await this.#walk(scope, previousEtags, cause);
     // The page count moved under a conditional walk: pages no longer line up with what we held.
-    return result === 'shifted' ? ((await this.#walk(scope, undefined, priority)) as ListResult) : result;
+    return result === 'shifted' ? ((await this.#walk(scope, undefined, cause)) as ListResult) : result;
   }
 
-  async #walk(scope: OrgScope, previous: readonly (string | null)[] | undefined, priority: Priority): Promise<ListResult | 'shifted'> {
-    const first = await this.listPage(scope, 1, previous?.[0], priority);
+  async #walk(scope: OrgScope, previous: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult | 'shifted'> {
+    const first = await this.listPage(scope, 1, previous?.[0], cause);
     if (first.notModified && !previous) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
     const totalPages = first.notModified ? previous!.length : first.value.pagination?.total_pages ?? null;
     const pages: ListPageResult[] = [{ etag: first.etag, items: first.notModified ? null : first.value.virtual_machine_packages }];
@@ -117,7 +117,7 @@ export class KatapultClient {
       let last = first.notModified ? [] : first.value.virtual_machine_packages;
       for (let page = 2; last.length === PER_PAGE; page++) {
         if (page > MAX_PAGES) throw new UpstreamError('bad_response', `list longer than ${MAX_PAGES} pages`);
-        const res = await this.listPage(scope, page, null, priority);
+        const res = await this.listPage(scope, page, null, cause);
         if (res.notModified) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
         last = res.value.virtual_machine_packages;
         pages.push({ etag: res.etag, items: last });
@@ -128,7 +128,7 @@ export class KatapultClient {
     if (previous && totalPages !== previous.length) return 'shifted';
 
     const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) =>
-      this.listPage(scope, page, previous?.[page - 1], priority),
+      this.listPage(scope, page, previous?.[page - 1], cause),
     );
     for (const res of rest) {
       if (!res.notModified && res.value.pagination?.total_pages != null && res.value.pagination.total_pages !== totalPages) {
@@ -141,9 +141,9 @@ export class KatapultClient {
   }
 
   /** Through the gate (breaker, budget, concurrency) when there is one. */
-  #request<S extends z.ZodType>(req: UpstreamRequest<S>, priority: Priority): Promise<Conditional<z.output<S>>> {
+  #request<S extends z.ZodType>(req: UpstreamRequest<S>, cause: Cause): Promise<Conditional<z.output<S>>> {
     const gate = this.#opts.gate;
-    return gate ? gate.run(priority, () => this.#send(req)) : this.#send(req);
+    return gate ? gate.run(cause, () => this.#send(req)) : this.#send(req);
   }
 
   async #send<S extends z.ZodType>({ endpoint, path, params, ifNoneMatch, schema }: UpstreamRequest<S>): Promise<Conditional<z.output<S>>> {
