@@ -57,6 +57,24 @@ describe('config', () => {
     expect(() => loadConfig({ KATAPULT_API_TOKEN: 't', REDIS_SENTINELS: 'nohost' })).toThrowError(/^REDIS_SENTINELS: "nohost" is not host:port/);
   });
 
+  it('bounds the refresh-ahead window by half the freshness, and derives it from the freshness when unset', () => {
+    const t = { KATAPULT_API_TOKEN: 't' };
+    expect(loadConfig(t).refreshAheadMs).toBe(30_000);
+    expect(loadConfig({ ...t, CACHE_FRESH_SECONDS: '10' }).refreshAheadMs).toBe(1_000);
+    expect(loadConfig({ ...t, CACHE_FRESH_SECONDS: '10', CACHE_REFRESH_AHEAD_SECONDS: '5' }).refreshAheadMs).toBe(5_000);
+    expect(() => loadConfig({ ...t, CACHE_FRESH_SECONDS: '10', CACHE_REFRESH_AHEAD_SECONDS: '30' })).toThrowError(
+      /^CACHE_REFRESH_AHEAD_SECONDS: 30 is more than half of CACHE_FRESH_SECONDS \(10\).*at most 5/,
+    );
+  });
+
+  it('takes each consumer\'s upstream share and the trusted proxy hops', () => {
+    const t = { KATAPULT_API_TOKEN: 't' };
+    expect(loadConfig(t)).toMatchObject({ consumerUpstreamPerMinute: null, trustProxyHops: 0 });
+    expect(loadConfig({ ...t, CONSUMER_UPSTREAM_PER_MINUTE: '40', TRUST_PROXY_HOPS: '2' })).toMatchObject({ consumerUpstreamPerMinute: 40, trustProxyHops: 2 });
+    expect(() => loadConfig({ ...t, CONSUMER_UPSTREAM_PER_MINUTE: '0' })).toThrowError(/^CONSUMER_UPSTREAM_PER_MINUTE: /);
+    expect(() => loadConfig({ ...t, TRUST_PROXY_HOPS: '-1' })).toThrowError(/^TRUST_PROXY_HOPS: /);
+  });
+
   it('throws ConfigError, which main turns into a message and exit code 1', () => {
     expect(() => loadConfig({ PORT: 'x', KATAPULT_API_TOKEN: 't' })).toThrowError(ConfigError);
   });
