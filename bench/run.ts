@@ -3,6 +3,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { abuseRows, steadyRows, type BudgetRow } from './budget.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
 
 /**
@@ -105,10 +106,13 @@ try {
 const results = rounds[0]!.map((_, i) => rounds.map((r) => r[i]!).reduce((a, b) => (b.rps > a.rps ? b : a)));
 // Upstream traffic of a fleet: the same Zipf-like request sequence with and without a shared Redis.
 const fleet: FleetFigures[] = [];
+const budget: BudgetRow[] = [];
 const redis = await benchRedis();
 try {
   if (redis) fleet.push(await fleetScenario(redis.url, '3 instances, shared Redis'));
   fleet.push(await fleetScenario(null, '3 instances, no Redis (each on its own)'));
+  // What consumers can make the service spend: abuse patterns, then steady load by freshness.
+  budget.push(...(await abuseRows(redis?.url ?? null)), ...(await steadyRows(redis?.url ?? null)));
 } finally {
   redis?.stop();
 }
@@ -148,6 +152,18 @@ const md = [
   '|---|---|---|---|---|---|',
   ...fleet.map(fleetRow),
   ...(redis ? [] : ['', 'No Redis was available for the shared run (set REDIS_URL or install redis-server).']),
+  '',
+  '## What consumers can make it spend upstream',
+  '',
+  'Each abuse pattern sent 50 at a time, and steady load on one key (every instance asking for `/packages` once a',
+  'second for 10 minutes of service clock), counted from the simulator\'s request log, beside a plain pass-through',
+  '(one upstream call per consumer request). Default settings: a consumer\'s share is a tenth of the token\'s 1000',
+  'calls a minute; the refresh-ahead window is a tenth of the freshness, so a key held under steady load costs',
+  'one call every 0.9 × `CACHE_FRESH_SECONDS`, however many instances share Redis.',
+  '',
+  '| pattern | consumer requests | upstream calls | pass-through would call | answers / rate |',
+  '|---|---|---|---|---|',
+  ...budget.map((b) => `| ${b.pattern} | ${b.consumerRequests.toLocaleString('en')} | ${b.upstreamCalls} | ${b.passThrough.toLocaleString('en')} | ${b.note} |`),
   '',
 ].join('\n');
 writeFileSync('bench/RESULTS.md', md);

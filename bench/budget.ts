@@ -1,0 +1,125 @@
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createRuntime, type Runtime } from '../src/runtime.js';
+import { KatapultSimulator } from '../src/simulator/simulator.js';
+
+/**
+ * What consumers can make the service spend upstream: each abuse pattern of issue 8 and steady load at
+ * several freshness settings, counted from the simulator's request log, beside what a plain pass-through
+ * (one upstream call per consumer request) would have spent. Counts, not timings: the service clock is
+ * simulated, so the figures are the same on any machine.
+ */
+export interface BudgetRow {
+  pattern: string;
+  consumerRequests: number;
+  upstreamCalls: number;
+  /** What a pass-through proxy would have called upstream for the same requests. */
+  passThrough: number;
+  note: string;
+}
+
+const KEY = 'bench-key-0123456789abcdef';
+const ACME = 'bench-acme-0123456789abcdef';
+
+async function fleet(redisUrl: string | null, instances: number, env: Record<string, string>, now: () => number) {
+  const sim = new KatapultSimulator({ now });
+  const upstream = await sim.listen();
+  if (redisUrl) {
+    const admin = new Redis(redisUrl);
+    await admin.flushdb();
+    await admin.quit();
+  }
+  const runtimes: Runtime[] = [];
+  const urls: string[] = [];
+  for (let i = 0; i < instances; i++) {
+    const config = loadConfig({
+      KATAPULT_API_URL: upstream,
+      KATAPULT_API_TOKEN: sim.token,
+      REDIS_URL: redisUrl ?? undefined,
+      LOG_LEVEL: 'silent',
+      API_KEYS: `greedy:${KEY}:*,acme:${ACME}:acme|org_Ac7meCoRp0rat10n`,
+      CONSUMER_BURST: '100000',
+      CONSUMER_RATE_PER_SECOND: '100000',
+      ...env,
+    });
+    const rt = createRuntime(config, { clock: { now }, logger: createLogger('silent'), defaultMetrics: false });
+    runtimes.push(rt);
+    urls.push(await rt.listen(0, '127.0.0.1'));
+  }
+  while (runtimes.some((r) => r.redis && r.redis.status !== 'ready')) await new Promise((r) => setTimeout(r, 20));
+  return {
+    sim,
+    urls,
+    settle: () => Promise.all(runtimes.map((r) => r.deps.packages.settle())),
+    async close() {
+      await Promise.all(runtimes.map((r) => r.close()));
+      await sim.close();
+    },
+  };
+}
+
+/** Sends every path, 50 at a time, spread over the instances. */
+async function flood(urls: string[], paths: string[], headers: Record<string, string> = {}): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < paths.length; i += 50) {
+    const batch = paths.slice(i, i + 50).map((p, j) => fetch(`${urls[(i + j) % urls.length]}${p}`, { headers }).then(async (r) => (await r.arrayBuffer(), r.status)));
+    statuses.push(...(await Promise.all(batch)));
+  }
+  return statuses;
+}
+
+const tally = (statuses: number[]) => [...new Map(statuses.map((s) => [s, statuses.filter((x) => x === s).length])).entries()].map(([s, n]) => `${n} × ${s}`).join(', ');
+
+export async function abuseRows(redisUrl: string | null): Promise<BudgetRow[]> {
+  const clock = Date.UTC(2026, 0, 1, 12, 0, 5);
+  const rows: BudgetRow[] = [];
+
+  let f = await fleet(redisUrl, 1, {}, () => clock);
+  const refs = Array.from({ length: 2000 }, (_, i) => `/packages/made-up-${i}`);
+  let statuses = await flood(f.urls, refs);
+  rows.push({ pattern: 'unknown refs, anonymous (`/packages/made-up-N`)', consumerRequests: refs.length, upstreamCalls: f.sim.count(), passThrough: refs.length, note: tally(statuses) });
+  await f.close();
+
+  f = await fleet(redisUrl, 1, {}, () => clock);
+  const ids = Array.from({ length: 1000 }, (_, i) => `/core/v1/virtual_machine_packages/virtual_machine_package?virtual_machine_package%5Bid%5D=vmpkg_Nope${i}`);
+  statuses = await flood(f.urls, ids, { authorization: `Bearer ${ACME}` });
+  rows.push({ pattern: 'unknown ids, Katapult-compatible get, a key naming one organization two ways', consumerRequests: ids.length, upstreamCalls: f.sim.count(), passThrough: ids.length, note: tally(statuses) });
+  await f.close();
+
+  f = await fleet(redisUrl, 3, {}, () => clock);
+  const orgs = Array.from({ length: 1500 }, (_, i) => `/packages?organization=nope-${i}`);
+  statuses = await flood(f.urls, orgs, { 'x-api-key': KEY });
+  rows.push({ pattern: 'a greedy `*` key: unknown organizations, 3 instances', consumerRequests: orgs.length, upstreamCalls: f.sim.count(), passThrough: orgs.length, note: tally(statuses) });
+  await f.close();
+  return rows;
+}
+
+/** Steady load on one key: each instance asks for `/packages` once a second for `minutes` of service time. */
+export async function steadyRows(redisUrl: string | null, minutes = 10): Promise<BudgetRow[]> {
+  const rows: BudgetRow[] = [];
+  for (const fresh of [10, 60, 300]) {
+    for (const instances of [1, 3]) {
+      let now = Date.UTC(2026, 0, 1, 12, 0, 0);
+      const f = await fleet(instances > 1 ? redisUrl : null, instances, { CACHE_FRESH_SECONDS: String(fresh) }, () => now);
+      let requests = 0;
+      for (let s = 0; s < minutes * 60; s++) {
+        for (const url of f.urls) {
+          await (await fetch(`${url}/packages`)).arrayBuffer();
+          requests++;
+        }
+        await f.settle();
+        now += 1000;
+      }
+      rows.push({
+        pattern: `steady: CACHE_FRESH_SECONDS=${fresh}, ${instances} instance${instances > 1 ? 's, shared Redis' : ''}`,
+        consumerRequests: requests,
+        upstreamCalls: f.sim.count(),
+        passThrough: requests,
+        note: `${(f.sim.count() / minutes).toFixed(1)} calls per minute for the key (60 / ${fresh} = ${(60 / fresh).toFixed(1)})`,
+      });
+      await f.close();
+    }
+  }
+  return rows;
+}
