@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, describeRedis, loadConfig } from './config/config.js';
 import { createRuntime } from './runtime.js';
 
 /** `npm start`: the service for real, configured from the environment. */
@@ -14,7 +14,8 @@ try {
 const runtime = createRuntime(config);
 const { logger } = runtime.deps;
 const url = await runtime.listen();
-logger.info({ url, upstream: config.katapultApiUrl }, 'listening');
+// KATAPULT_API_URL cannot carry credentials (refused by the config); a Redis URL's password is left out.
+logger.info({ url, upstream: config.katapultApiUrl, redis: describeRedis(config.redis) }, 'listening');
 
 // SIGTERM (Kubernetes, docker stop) or SIGINT: stop accepting, finish in-flight requests within
 // SHUTDOWN_TIMEOUT_MS, close Redis, exit 0. A second signal exits at once.

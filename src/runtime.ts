@@ -47,7 +47,7 @@ export interface Runtime {
 
 /** Builds every part once from the config (and any part a test or the demo supplies) and wires them. */
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
-  const logger = parts.logger ?? createLogger(config.logLevel);
+  const logger = parts.logger ?? createLogger(config.logLevel, undefined, [config.katapultToken, config.adminToken]);
   const clock = parts.clock ?? systemClock;
   if (config.demo) logger.warn('demo mode: upstream is the built-in Katapult simulator, not api.katapult.io');
 
@@ -82,20 +82,23 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     observe: metrics.upstream,
     gate: new UpstreamGate(governor, breaker, share, config.upstreamConcurrency, (reason) => metrics.refusals.inc({ reason })),
   });
-  // A lock outlives the slowest refresh it guards (a list walk is a few sequential rounds of requests).
-  const lockTtlMs = 3 * config.katapultTimeoutMs + 1000;
+  // The refresh lock is a lease its holder renews while it works: a dead holder is taken over after one
+  // lease. A waiter without a stale copy waits as long as a live holder may take (a list walk is a few
+  // sequential rounds of requests); one holding a stale copy answers with it after one lease.
+  const leaseMs = 1500;
   const packages = new PackageService({
     store,
     client,
     clock,
     logger,
-    lock: redis && l2 ? new RefreshLock(redis, l2, clock, logger, { lockTtlMs, failureTtlMs: 2000 }) : null,
+    lock: redis && l2 ? new RefreshLock(redis, l2, clock, logger, { leaseMs, failureTtlMs: 2000 }) : null,
     freshMs: config.freshMs,
     staleMs: config.staleMs,
     negativeMs: config.negativeMs,
     swrMs: config.swrMs,
     refreshAheadMs: config.refreshAheadMs,
-    waitMs: lockTtlMs + config.katapultTimeoutMs + 1000,
+    waitMs: 3 * config.katapultTimeoutMs + leaseMs,
+    staleWaitMs: leaseMs,
     onServed: (served) => metrics.served(served),
   });
   const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);

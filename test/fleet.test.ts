@@ -134,7 +134,7 @@ describe('a fleet of three instances', () => {
   });
 
   it('takes over when the lock holder died: the lock expires and another instance refreshes', async () => {
-    await start({ KATAPULT_TIMEOUT_MS: '100' }); // lock TTL = 3 × 100 ms + 1 s
+    await start({ KATAPULT_TIMEOUT_MS: '100' });
     const key = listKey({ kind: 'sub_domain', value: 'acme' });
     await admin.set(`${key}:lock`, '41', 'PX', 600); // a holder that will never answer
     const res = await fetch(`${stack.urls[0]}/packages?organization=acme`, { headers: asOps });

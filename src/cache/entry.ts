@@ -13,6 +13,11 @@ export const cacheEntry = z.object({
   etag: z.string(),
   /** Katapult's ETags, one per upstream page (a get has one), sent back as `If-None-Match` on refresh. */
   upstreamEtags: z.array(z.string().nullable()),
+  /**
+   * For a list: how many packages each upstream page held, in order, so a refresh where some pages
+   * answer 304 takes exactly those pages' packages from the held body. Absent: walk unconditionally.
+   */
+  pages: z.array(z.number().int().nonnegative()).optional(),
   storedAt: z.number(),
   freshUntil: z.number(),
   staleUntil: z.number(),

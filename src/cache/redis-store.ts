@@ -10,7 +10,7 @@ export const INVALIDATION_CHANNEL = 'kbff:v1:invalidate';
  * Writes an entry hash unless a newer lock holder already wrote it (fencing), and tells other instances
  * when the representation changed. When the ETag is the same, only the times move: the body is not
  * rewritten and nothing is broadcast.
- * KEYS[1] entry. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil.
+ * KEYS[1] entry. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil, pages.
  */
 const WRITE = `
 local fence = tonumber(ARGV[1])
@@ -18,10 +18,10 @@ local current = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
 if fence > 0 and current > fence then return 'fenced' end
 local previous = redis.call('HGET', KEYS[1], 'etag')
 if previous == ARGV[6] then
-  redis.call('HSET', KEYS[1], 'upstreamEtags', ARGV[7], 'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10])
+  redis.call('HSET', KEYS[1], 'upstreamEtags', ARGV[7], 'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11])
 else
   redis.call('HSET', KEYS[1], 'kind', ARGV[4], 'body', ARGV[5], 'etag', ARGV[6], 'upstreamEtags', ARGV[7],
-    'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10])
+    'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11])
 end
 if fence > current then redis.call('HSET', KEYS[1], 'fence', fence) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -78,6 +78,7 @@ export class RedisStore implements CacheStore {
       storedAt: Number(hash.storedAt),
       freshUntil: Number(hash.freshUntil),
       staleUntil: Number(hash.staleUntil),
+      pages: (hash.pages && safeJson(hash.pages)) ?? undefined,
     });
     if (!parsed.success) {
       this.logger.warn({ key }, 'redis: unreadable cache entry ignored');
@@ -108,6 +109,7 @@ export class RedisStore implements CacheStore {
         entry.storedAt,
         entry.freshUntil,
         entry.staleUntil,
+        JSON.stringify(entry.pages ?? null),
       );
     } catch (err) {
       this.#failed('write', err);

@@ -22,6 +22,9 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   KATAPULT_API_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    // Katapult takes its token as a Bearer header; a URL with user:password@ would put a credential
+    // where logs and error messages print it.
+    .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not carry credentials (user:password@); the token goes in KATAPULT_API_TOKEN')
     .default('https://api.katapult.io/core/v1'),
   KATAPULT_API_TOKEN: z.string().min(1).optional(),
   KATAPULT_API_TOKEN_FILE: z.string().min(1).optional(),
@@ -243,6 +246,14 @@ function parseOrigins(value: string | undefined): string[] {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
   }
   return origins;
+}
+
+/** Where Redis is, fit for a log line: a URL's `user:password@` is replaced, passwords never shown. */
+export function describeRedis(topology: RedisTopology | null): string {
+  if (!topology) return 'none';
+  if (topology.kind === 'single') return topology.url.replace(/^([a-z]+:\/\/)[^/@]*@/i, '$1[redacted]@');
+  const hosts = topology.kind === 'sentinel' ? topology.sentinels : topology.nodes;
+  return `${topology.kind} ${hosts.map((h) => `${h.host}:${h.port}`).join(',')}`;
 }
 
 function redisTopology(e: z.output<typeof schema>): RedisTopology | null {

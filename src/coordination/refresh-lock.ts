@@ -7,8 +7,10 @@ import type { Logger } from '../observability/logger.js';
 import type { UpstreamErrorKind } from '../upstream/errors.js';
 
 /**
- * Decides, across every instance sharing Redis, who refreshes a key. The holder gets a fencing number
- * (a per-key counter), so a holder that stalls past its lock cannot overwrite a later holder's entry.
+ * Decides, across every instance sharing Redis, who refreshes a key. The lock is a short lease that its
+ * holder renews while it works (a heartbeat), so a holder that dies (a killed process, a lost network)
+ * is taken over within one lease, not after the slowest possible refresh. The holder gets a fencing
+ * number (a per-key counter), so a holder that stalls past its lease cannot overwrite a later holder's entry.
  * When the holder's refresh fails it leaves a short failure mark, and the waiters give up with that error
  * instead of each calling upstream in turn.
  *
@@ -33,10 +35,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/** Extends the lease, only while this holder (fence ARGV[1]) still holds it. */
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     kbffAcquire(lock: string, fence: string, fail: string, ttlMs: number, nowMs: number): Result<[number, string], Context>;
     kbffRelease(lock: string, fence: string): Result<number, Context>;
+    kbffRenew(lock: string, fence: string, leaseMs: number): Result<number, Context>;
   }
 }
 
@@ -55,8 +64,8 @@ export type Waited =
   | { kind: 'timeout' };
 
 export interface RefreshLockOptions {
-  /** How long a lock lives if its holder never releases it (a crashed instance). */
-  lockTtlMs: number;
+  /** How long a lock lives unless its holder renews it; a dead holder is taken over after at most this. */
+  leaseMs: number;
   /** How long a failed refresh keeps the others from trying again. */
   failureTtlMs: number;
   /** How often a waiter looks for the holder's result. */
@@ -73,18 +82,31 @@ export class RefreshLock {
   ) {
     redis.defineCommand('kbffAcquire', { numberOfKeys: 3, lua: ACQUIRE });
     redis.defineCommand('kbffRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('kbffRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
   /** Null when Redis cannot answer: the caller refreshes on its own (per-instance single-flight only). */
   async acquire(key: string): Promise<Acquired | null> {
     try {
-      const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.lockTtlMs, this.clock.now());
+      const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.leaseMs, this.clock.now());
       if (failed) return { kind: 'failed', error: failed as UpstreamErrorKind };
       return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'redis: lock unavailable, refreshing without fleet coordination');
       return null;
     }
+  }
+
+  /**
+   * Renews the lease every third of it until the returned function is called. A renewal that fails
+   * (Redis away) is not retried early: the fence still guards the write if the lease lapses.
+   */
+  heartbeat(key: string, fence: number): () => void {
+    const timer = setInterval(() => {
+      this.redis.kbffRenew(`${key}:lock`, String(fence), this.opts.leaseMs).catch(() => undefined);
+    }, this.opts.leaseMs / 3);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   async release(key: string, fence: number): Promise<void> {

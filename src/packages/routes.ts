@@ -25,7 +25,9 @@ export function packageRoutes(deps: { packages: PackageService; clock: Clock; au
     });
     if (shape && Object.keys(shape).length && served.entry.kind === 'found') served = { ...served, entry: shaper.shape(served.entry, shape) };
     const out = render(served, {
-      shared: scope.kind === 'public',
+      // `public` only where the answer is the same for everyone and no key was needed or given: a shared
+      // cache in front must never hand a keyed answer to a caller without the key.
+      shared: scope.kind === 'public' && !deps.authRequired && !c.get('consumer'),
       ifNoneMatch: c.req.header('if-none-match'),
       now: deps.clock.now(),
       notFoundMessage,

@@ -8,7 +8,7 @@ import type { RefreshLock } from '../coordination/refresh-lock.js';
 import type { Logger } from '../observability/logger.js';
 import { isNotFound, isOwnRefusal, UpstreamError } from '../upstream/errors.js';
 import { BACKGROUND, type Cause } from '../upstream/cause.js';
-import { PER_PAGE, type KatapultClient, type OrgScope, type PackageLookup } from '../upstream/katapult-client.js';
+import { type KatapultClient, type OrgScope, type PackageLookup } from '../upstream/katapult-client.js';
 import { toPackage, type Package } from './model.js';
 
 /** What `X-Cache` says: served fresh from cache, fetched, served stale, or confirmed current by upstream. */
@@ -39,12 +39,14 @@ export interface PackageServiceOptions {
   refreshAheadMs: number;
   /** How long a request waits for another instance's refresh before giving up. */
   waitMs: number;
+  /** How long it waits when it holds a servable stale copy, which it answers with after that. */
+  staleWaitMs: number;
   /** Told about each answer, for metrics. */
   onServed?: (served: Served) => void;
 }
 
 /** What a refresh learned: the held entry is still current, or here is a new representation. */
-type Fetched = { notModified: true } | { notModified: false; body: string; upstreamEtags: (string | null)[] };
+type Fetched = { notModified: true } | { notModified: false; body: string; upstreamEtags: (string | null)[]; pages?: number[] };
 type Fetch = (previous: CacheEntry | undefined, cause: Cause) => Promise<Fetched>;
 /** Answers from what is held, before any upstream call for the key: a Served to answer with, or null to go on. */
 type Precheck = () => Promise<Served | null>;
@@ -162,12 +164,14 @@ export class PackageService {
   /** With Redis, only the holder of the key's lock calls upstream; the others wait for its entry. */
   async #refreshShared(key: string, fetch: Fetch, previous: CacheEntry | undefined, cause: Cause): Promise<Served> {
     const lock = this.o.lock;
-    const deadline = performance.now() + this.o.waitMs;
+    const servable = previous?.kind === 'found' && this.o.clock.now() < previous.staleUntil ? previous : null;
+    const deadline = performance.now() + (servable ? this.o.staleWaitMs : this.o.waitMs);
     for (;;) {
       const acquired = lock ? await lock.acquire(key) : null;
       if (!acquired) return this.#fetchAndStore(key, fetch, previous, cause, 0);
       if (acquired.kind === 'failed') throw new UpstreamError(acquired.error, 'a refresh of this key failed moments ago');
       if (acquired.kind === 'acquired') {
+        const stopHeartbeat = lock!.heartbeat(key, acquired.fence);
         try {
           // Another instance may have refreshed between our read and our lock: then no upstream call.
           const current = await this.o.store.l2?.get(key);
@@ -182,6 +186,7 @@ export class PackageService {
           if (err instanceof UpstreamError && !isNotFound(err) && !isOwnRefusal(err)) await lock!.markFailed(key, err.kind);
           throw err;
         } finally {
+          stopHeartbeat();
           await lock!.release(key, acquired.fence);
         }
       }
@@ -191,7 +196,11 @@ export class PackageService {
         return this.#fromElsewhere(waited.entry, previous);
       }
       if (waited.kind === 'failed') throw new UpstreamError(waited.error, 'the refresh of this key failed on another instance');
-      if (waited.kind === 'timeout') throw new UpstreamError('timeout', 'no refresh result in time');
+      if (waited.kind === 'timeout') {
+        // Another instance is still refreshing: answer with what we hold rather than keep the caller waiting.
+        if (servable) return { entry: servable, status: 'STALE', tier: null, refreshError: null, coalesced: true };
+        throw new UpstreamError('timeout', 'no refresh result in time');
+      }
       // 'released': the holder went away without a result; loop to take over.
     }
   }
@@ -207,21 +216,22 @@ export class PackageService {
       fetched = await fetch(previous?.kind === 'found' ? previous : undefined, cause);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      const entry = this.#entry('not_found', err.kind, [], this.o.negativeMs, 0);
+      const entry = this.#entry('not_found', err.kind, { upstreamEtags: [] }, this.o.negativeMs, 0);
       await this.o.store.set(key, entry, fence);
       return { entry, status: 'MISS', tier: null, refreshError: null, coalesced: false };
     }
     const entry = fetched.notModified
-      ? this.#entry('found', previous!.body, previous!.upstreamEtags, this.o.freshMs, this.o.staleMs)
-      : this.#entry('found', fetched.body, fetched.upstreamEtags, this.o.freshMs, this.o.staleMs);
+      ? this.#entry('found', previous!.body, previous!, this.o.freshMs, this.o.staleMs)
+      : this.#entry('found', fetched.body, fetched, this.o.freshMs, this.o.staleMs);
     await this.o.store.set(key, entry, fence);
     const unchanged = previous?.kind === 'found' && previous.etag === entry.etag;
     return { entry, status: unchanged ? 'REVALIDATED' : 'MISS', tier: null, refreshError: null, coalesced: false };
   }
 
-  #entry(kind: CacheEntry['kind'], body: string, upstreamEtags: (string | null)[], freshMs: number, staleMs: number): CacheEntry {
+  #entry(kind: CacheEntry['kind'], body: string, upstream: Pick<CacheEntry, 'upstreamEtags' | 'pages'>, freshMs: number, staleMs: number): CacheEntry {
     const now = this.o.clock.now();
-    return { kind, body, etag: strongEtag(body), upstreamEtags, storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs };
+    const { upstreamEtags, pages } = upstream;
+    return { kind, body, etag: strongEtag(body), upstreamEtags, pages, storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs };
   }
 
   #listFetch(scope: OrgScope): Fetch {
@@ -266,15 +276,15 @@ export class PackageService {
   }
 
   async #fetchList(scope: OrgScope, previous: CacheEntry | undefined, cause: Cause): Promise<Fetched> {
-    const conditional = previous && previous.upstreamEtags.every((e) => e !== null) ? previous.upstreamEtags : undefined;
+    // Conditional only when we know what each held page contained: a 304 page is taken from the held body.
+    const held = previous?.pages?.length === previous?.upstreamEtags.length ? previous : undefined;
+    const conditional = held && held.upstreamEtags.every((e) => e !== null) ? held.upstreamEtags : undefined;
     const res = await this.o.client.listAll(scope, conditional, cause);
     if (res.notModified) return { notModified: true };
-    // A page that answered 304 is unchanged: take its packages from the entry we held.
-    const held = res.pages.some((p) => p.items === null) ? (JSON.parse(previous!.body) as { packages: Package[] }).packages : [];
-    const packages = res.pages.flatMap((page, i) =>
-      page.items ? page.items.map(toPackage) : held.slice(i * PER_PAGE, (i + 1) * PER_PAGE),
-    );
-    return { notModified: false, body: JSON.stringify({ packages }), upstreamEtags: res.pages.map((p) => p.etag) };
+    const heldPages = res.pages.some((p) => p.items === null) ? splitPages(held!) : [];
+    // Merged page by page by what each page held: upstream may send shorter pages than `per_page` asked for.
+    const pages = res.pages.map((page, i) => (page.items ? page.items.map(toPackage) : heldPages[i]!));
+    return { notModified: false, body: JSON.stringify({ packages: pages.flat() }), upstreamEtags: res.pages.map((p) => p.etag), pages: pages.map((p) => p.length) };
   }
 
   async #fetchPackage(lookup: PackageLookup, scope: OrgScope, previous: CacheEntry | undefined, cause: Cause): Promise<Fetched> {
@@ -294,6 +304,13 @@ export class PackageService {
     if (served.entry.kind === 'not_found') throw new UpstreamError('organization_not_found', 'organization not found', 404, 'organization_not_found');
     return this.#membersOf(served.entry).has(`id=${id}`);
   }
+}
+
+/** A held list's packages, cut back into the upstream pages they came from. */
+function splitPages(list: CacheEntry): Package[][] {
+  const all = (JSON.parse(list.body) as { packages: Package[] }).packages;
+  let at = 0;
+  return list.pages!.map((n) => all.slice(at, (at += n)));
 }
 
 function refusedForShare(err: unknown): boolean {

@@ -20,6 +20,8 @@ export interface SimulatorOptions {
   now?: () => number;
   packages?: SimPackage[];
   organizations?: SimOrganization[];
+  /** The most items a list page holds, whatever `per_page` asks for (pages shorter than asked). */
+  maxPerPage?: number;
 }
 
 export type Fault =
@@ -27,7 +29,9 @@ export type Fault =
   | { kind: 'status'; status: 503 | 429 | 500 }
   | { kind: 'malformed' }
   /** Accepts the request and never answers. */
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** A hostile or broken upstream: an error whose code, description, detail and headers all echo the request's Authorization header. */
+  | { kind: 'echo'; status: 401 | 403 | 500 };
 
 export type Route = 'list' | 'get' | 'other';
 
@@ -46,10 +50,13 @@ export class KatapultSimulator {
   readonly token: string;
   readonly budget: number;
   readonly windowMs: number;
+  readonly maxPerPage: number;
   packages: SimPackage[];
   readonly organizations: SimOrganization[];
   /** Every request that reached a route, in order. */
   readonly log: RequestRecord[] = [];
+  /** Requests held without an answer by a `hang` fault. */
+  hanging = 0;
 
   #now: () => number;
   #window = -1;
@@ -62,6 +69,7 @@ export class KatapultSimulator {
     this.token = opts.token ?? 'sim-token';
     this.budget = opts.budgetPerMinute ?? 1000;
     this.windowMs = opts.windowMs ?? 60_000;
+    this.maxPerPage = opts.maxPerPage ?? 200;
     this.#now = opts.now ?? Date.now;
     this.packages = opts.packages ?? seedPackages();
     this.organizations = opts.organizations ?? ORGANIZATIONS;
@@ -137,6 +145,11 @@ export class KatapultSimulator {
           ? fail(429, 'rate_limit_reached', 'You have reached the rate limit for this type of request', { total_permitted: this.budget })
           : fail(fault.status, 'service_unavailable', 'The service is currently unavailable');
       }
+      if (fault?.kind === 'echo') {
+        const echoed = String(auth);
+        const body = JSON.stringify({ error: { code: `code_${echoed.replace(/\s/g, '_')}`, description: `bad ${echoed}`, detail: { authorization: echoed } } });
+        return send(fault.status, body, { 'x-echo': echoed, etag: `W/"${echoed}"`, 'x-ratelimit-remaining': echoed });
+      }
       if (fault?.kind === 'malformed') return send(200, '{"virtual_machine_packages":[{"id":', { 'cache-control': 'max-age=0, private, must-revalidate' });
       const result = route === 'list' ? this.#list(url.searchParams) : this.#get(url.pathname, url.searchParams);
       if ('error' in result) return fail(result.status, result.error, result.description, result.detail);
@@ -145,7 +158,10 @@ export class KatapultSimulator {
       if (matches(req.headers['if-none-match'], etag)) return send(304, '', headers);
       send(200, result.body, headers);
     };
-    if (fault?.kind === 'hang') return;
+    if (fault?.kind === 'hang') {
+      this.hanging++;
+      return;
+    }
     if (fault?.kind === 'latency') setTimeout(answer, fault.ms);
     else answer();
   };
@@ -176,9 +192,10 @@ export class KatapultSimulator {
     const org = pickOne(q, 'organization', ['id', 'sub_domain']);
     if (org === 'ambiguous') return invalid('ambiguous_lookup_values');
     const page = intParam(q.get('page'), 1);
-    const perPage = intParam(q.get('per_page'), 30);
-    if (page === null || perPage === null) return invalid('parse_error');
-    if (page < 1 || perPage < 1 || perPage > 200) return invalid('validation_errors');
+    const asked = intParam(q.get('per_page'), 30);
+    if (page === null || asked === null) return invalid('parse_error');
+    if (page < 1 || asked < 1 || asked > 200) return invalid('validation_errors');
+    const perPage = Math.min(asked, this.maxPerPage);
 
     let organization: SimOrganization | undefined;
     if (org) {

@@ -113,9 +113,10 @@ export class KatapultClient {
     const pages: ListPageResult[] = [{ etag: first.etag, items: first.notModified ? null : first.value.virtual_machine_packages }];
 
     if (totalPages === null) {
-      // `large_set`: no total is given, so walk on until a short page.
+      // `large_set`: no total is given, so walk on until a page shorter than upstream's own page size.
       let last = first.notModified ? [] : first.value.virtual_machine_packages;
-      for (let page = 2; last.length === PER_PAGE; page++) {
+      const pageSize = (first.notModified ? null : first.value.pagination?.per_page) ?? PER_PAGE;
+      for (let page = 2; last.length === pageSize; page++) {
         if (page > MAX_PAGES) throw new UpstreamError('bad_response', `list longer than ${MAX_PAGES} pages`);
         const res = await this.listPage(scope, page, null, cause);
         if (res.notModified) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
@@ -184,11 +185,34 @@ export class KatapultClient {
     }
 
     const envelope = wireError.safeParse(safeJson(text));
-    const code = envelope.success ? envelope.data.error.code : null;
+    // Only codes Katapult is known to send go further (into logs and errors): an error body can carry
+    // anything, the request's own Authorization header included.
+    const code = envelope.success ? knownCode(envelope.data.error.code) : null;
     const kind = errorKind(res.status, code);
     report(res.status, kind, rateLimit);
     throw new UpstreamError(kind, `upstream ${res.status}${code ? ` ${code}` : ''}`, res.status, code, rateLimit);
   }
+}
+
+/** Katapult's error codes for these endpoints (FACTS.md, Errors); any other is reported as `unrecognized`. */
+const KNOWN_CODES = new Set([
+  'missing_api_token',
+  'invalid_argument',
+  'invalid_api_token',
+  'unauthorized_network_for_api_token',
+  'invalid_capabilities_token',
+  'scope_not_granted',
+  'organization_suspended',
+  'organization_not_activated',
+  'package_not_found',
+  'organization_not_found',
+  'route_not_found',
+  'rate_limit_reached',
+  'service_unavailable',
+]);
+
+function knownCode(code: string): string {
+  return KNOWN_CODES.has(code) ? code : 'unrecognized';
 }
 
 function errorKind(status: number, code: string | null): UpstreamErrorKind {
