@@ -4,7 +4,7 @@ import { adminRoutes } from './admin/routes.js';
 import { authenticate } from './auth/middleware.js';
 import { limitConsumers } from './auth/limit-middleware.js';
 import type { ConsumerLimiter } from './auth/rate-limit.js';
-import { corsFor } from './http/cors.js';
+import type { CorsPolicy } from './http/cors.js';
 import { openApiRoutes } from './http/openapi.js';
 import { katapultCompatRoutes } from './katapult-compat/routes.js';
 import { healthRoutes } from './http/health.js';
@@ -36,6 +36,8 @@ export interface AppDeps {
   breaker: CircuitBreaker;
   limiter: ConsumerLimiter;
   metrics: Metrics;
+  /** Null when no browser origin is allowed (`CORS_ORIGINS` unset): no CORS headers at all. */
+  cors: CorsPolicy | null;
   /** Set once shutdown begins. */
   lifecycle: { draining: boolean };
 }
@@ -44,7 +46,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.requestLog));
-  if (deps.config.corsOrigins.length) app.use(corsFor(deps.config.corsOrigins));
+  if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
   app.route('/', openApiRoutes());
   // Consumers' endpoints: who is calling, and within their request limit.

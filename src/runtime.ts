@@ -13,7 +13,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/config.js';
 import { InvalidationListener } from './coordination/invalidation.js';
 import { RefreshLock } from './coordination/refresh-lock.js';
-import { createHitPath } from './http/hit-path.js';
+import { CorsPolicy } from './http/cors.js';
+import { createHitPath } from './packages/hit-path.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
@@ -103,7 +104,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   });
   const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);
   const lifecycle = { draining: false };
-  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, metrics, lifecycle, requestLog: new RequestLog(logger, metrics) };
+  const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
+  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, metrics, cors, lifecycle, requestLog: new RequestLog(logger, metrics) };
   const app = createApp(deps);
 
   let server: Server | null = null;
@@ -112,7 +114,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      const hit = createHitPath(store.l1, clock, deps.requestLog, () => metrics.l1Hit(), config);
+      const hit = createHitPath(store.l1, clock, deps.requestLog, () => metrics.l1Hit(), { ...config, cors });
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         if (!hit(req, res)) void full(req, res);

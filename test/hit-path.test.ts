@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startStack, type Stack } from './support/stack.js';
 import { FakeClock } from './support/clock.js';
 
@@ -62,5 +62,63 @@ describe('cache-hit path', () => {
     const head = await fetch(`${url}/packages/rock-12`, { method: 'HEAD' });
     expect([head.status, head.headers.get('x-cache')]).toEqual([200, 'HIT']);
     expect((await fetch(`${url}/packages/rock-12`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+/**
+ * The hit path decides nothing of its own: for every request it takes, its answer must be the router's,
+ * header for header, with CORS off, with a list of origins and with `*`.
+ */
+describe.each([
+  ['CORS off', {}],
+  ['CORS for listed origins', { CORS_ORIGINS: 'https://app.example.com' }],
+  ['CORS for any origin', { CORS_ORIGINS: '*' }],
+])('hit path and router, %s', (_name, env) => {
+  const clock = new FakeClock();
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ clock, env });
+  });
+  afterAll(() => stack.close());
+
+  // Transport headers node:http adds to one and not the other (app.request has no socket).
+  const comparable = (res: Response) => Object.fromEntries([...res.headers].filter(([k]) => !['date', 'keep-alive', 'connection', 'content-length'].includes(k)));
+
+  it('answers every request it takes with the router\'s status, headers and body', async () => {
+    const rt = stack.runtimes[0]!;
+    const paths = ['/packages', '/packages/rock-3', '/packages/vmpkg_dMeEyd1g8hwIlxR8'];
+    for (const p of paths) await (await fetch(`${stack.urls[0]}${p}`)).arrayBuffer(); // warm L1
+    const etag = (await fetch(`${stack.urls[0]}/packages`)).headers.get('etag')!;
+    const variants: Array<Record<string, string>> = [
+      {},
+      { origin: 'https://app.example.com' },
+      { origin: 'https://elsewhere.example' },
+      { 'if-none-match': etag },
+      { 'if-none-match': `W/${etag}`, origin: 'https://app.example.com' },
+    ];
+    const fastHits = vi.spyOn(rt.deps.metrics, 'l1Hit');
+    let compared = 0;
+    for (const path of paths) {
+      for (const headers of variants) {
+        const sent = { ...headers, 'x-request-id': 'parity-1' };
+        const before = fastHits.mock.calls.length;
+        const fast = await fetch(`${stack.urls[0]}${path}`, { headers: sent });
+        expect(fastHits.mock.calls.length).toBe(before + 1); // the hit path answered this one
+        const routed = await rt.app.request(path, { headers: sent });
+        expect(fast.status).toBe(routed.status);
+        expect(comparable(fast)).toEqual(comparable(routed));
+        expect(await fast.text()).toBe(await routed.text());
+        compared++;
+      }
+    }
+    expect(compared).toBe(15);
+    fastHits.mockRestore();
+  });
+
+  it('leaves to the router what the router refuses: a malformed id is a 400 on both', async () => {
+    const fast = await fetch(`${stack.urls[0]}/packages/vmpkg_a-b`);
+    const routed = await stack.runtimes[0]!.app.request('/packages/vmpkg_a-b');
+    expect([fast.status, routed.status]).toEqual([400, 400]);
+    expect((await fast.json()).error.message).toMatch(/^path parameter 'ref'/);
   });
 });

@@ -1,4 +1,5 @@
-import type { Served } from '../packages/service.js';
+import type { CacheEntry } from '../cache/entry.js';
+import type { CacheStatus, Served } from '../packages/service.js';
 import { AppError, type ErrorCode } from './errors.js';
 import { ifNoneMatchMatches } from './etag.js';
 
@@ -20,15 +21,29 @@ export function render(served: Served, opts: { shared: boolean; ifNoneMatch: str
   const { entry, status } = served;
   if (entry.kind === 'not_found') throw new AppError(entry.body as ErrorCode, opts.notFoundMessage);
 
-  const maxAge = status === 'STALE' ? 0 : Math.max(0, Math.floor((entry.freshUntil - opts.now) / 1000));
-  const headers: Record<string, string> = {
-    etag: entry.etag,
-    'cache-control': `${opts.shared ? 'public' : 'private'}, max-age=${maxAge}`,
-    age: String(Math.max(0, Math.floor((opts.now - entry.storedAt) / 1000))),
-    'x-cache': status,
-  };
+  const headers = cacheHeaders(entry, status, opts.shared, opts.now);
   if (served.refreshError) headers.warning = STALE_WARNING;
   if (ifNoneMatchMatches(opts.ifNoneMatch, entry.etag)) return { status: 304, headers, body: null };
   headers['content-type'] = 'application/json; charset=utf-8';
   return { status: 200, headers, body: entry.body };
+}
+
+/**
+ * May a shared cache (a CDN, a proxy) store this answer for everyone? Only when it is the same for
+ * everyone and no key was needed or given: public packages, asked without a key, while AUTH_REQUIRED is
+ * off. Anything else is `private`, so a keyed answer never reaches a caller without the key.
+ */
+export function isShared(scopeIsPublic: boolean, keyed: boolean, authRequired: boolean): boolean {
+  return scopeIsPublic && !keyed && !authRequired;
+}
+
+/** The caching headers of an answer from the cache (RFC 9111 §5): the router and the hit path send these. */
+export function cacheHeaders(entry: CacheEntry, status: CacheStatus, shared: boolean, now: number): Record<string, string> {
+  const maxAge = status === 'STALE' ? 0 : Math.max(0, Math.floor((entry.freshUntil - now) / 1000));
+  return {
+    etag: entry.etag,
+    'cache-control': `${shared ? 'public' : 'private'}, max-age=${maxAge}`,
+    age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
+    'x-cache': status,
+  };
 }

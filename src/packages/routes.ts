@@ -5,13 +5,17 @@ import { authorize } from '../auth/middleware.js';
 import { causeOf } from '../http/cause.js';
 import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
-import { render } from '../http/respond.js';
+import { isShared, render } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { OrgScope } from '../upstream/katapult-client.js';
 import { listQuery, packageRefParam, PUBLIC, scopeQuery } from './params.js';
 import { ListShaper, type ListConveniences } from './list-query.js';
 import type { PackageService, Served } from './service.js';
 
+
+/** The route patterns, also the `route` label of metrics and request lines. */
+export const PACKAGES_ROUTE = '/packages';
+export const PACKAGE_ROUTE = '/packages/:ref';
 
 /** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
 export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean; trustProxyHops: number }): Hono<AppEnv> {
@@ -25,9 +29,7 @@ export function packageRoutes(deps: { packages: PackageService; clock: Clock; au
     });
     if (shape && Object.keys(shape).length && served.entry.kind === 'found') served = { ...served, entry: shaper.shape(served.entry, shape) };
     const out = render(served, {
-      // `public` only where the answer is the same for everyone and no key was needed or given: a shared
-      // cache in front must never hand a keyed answer to a caller without the key.
-      shared: scope.kind === 'public' && !deps.authRequired && !c.get('consumer'),
+      shared: isShared(scope.kind === 'public', c.get('consumer') !== null, deps.authRequired),
       ifNoneMatch: c.req.header('if-none-match'),
       now: deps.clock.now(),
       notFoundMessage,
@@ -35,21 +37,21 @@ export function packageRoutes(deps: { packages: PackageService; clock: Clock; au
     return out.body === null ? c.body(null, 304, out.headers) : c.body(out.body, 200, out.headers);
   };
 
-  routes.get('/packages', (c) => {
+  routes.get(PACKAGES_ROUTE, (c) => {
     const { organization, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
     const scope = organization ?? PUBLIC;
     return answer(c, scope, () => deps.packages.list(scope, causeOf(c, deps.trustProxyHops)), 'no organization matches this id or sub-domain', shape);
   });
 
-  routes.get('/packages/:ref', (c) => {
+  routes.get(PACKAGE_ROUTE, (c) => {
     const ref = packageRefParam.safeParse(c.req.param('ref'));
     if (!ref.success) throw new AppError('invalid_request', `path parameter 'ref': ${ref.error.issues[0]!.message}`);
     const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
     return answer(c, scope, () => deps.packages.get(ref.data, scope, causeOf(c, deps.trustProxyHops)), 'no package matches this id or permalink');
   });
 
-  routes.all('/packages', methodNotAllowed);
-  routes.all('/packages/:ref', methodNotAllowed);
+  routes.all(PACKAGES_ROUTE, methodNotAllowed);
+  routes.all(PACKAGE_ROUTE, methodNotAllowed);
   return routes;
 }
 

@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listKey, packageKey } from '../cache/keys.js';
+import type { CacheEntry } from '../cache/entry.js';
+import type { MemoryStore } from '../cache/memory-store.js';
+import type { Clock } from '../clock.js';
+import type { CorsPolicy } from '../http/cors.js';
+import { ifNoneMatchMatches } from '../http/etag.js';
+import { elapsedMs, requestId } from '../http/request-context.js';
+import { cacheHeaders, isShared } from '../http/respond.js';
+import type { RequestLog } from '../observability/request-log.js';
+import { parseRef, PUBLIC } from './params.js';
+import { PACKAGE_ROUTE, PACKAGES_ROUTE } from './routes.js';
+
+const PUBLIC_LIST = listKey(PUBLIC);
+const REF_PREFIX = `${PACKAGES_ROUTE}/`;
+
+/** Bytes of each entry's body, made once per entry rather than once per response. */
+const bodies = new WeakMap<CacheEntry, Buffer>();
+
+/**
+ * The cache-hit path, in front of the router: a keyless GET for public packages whose entry is fresh in
+ * L1 is answered straight from memory, with no routing, parsing or JSON encoding. It decides nothing of
+ * its own: the ref syntax (`parseRef`), the cache key (`cache/keys`), the caching headers and the
+ * public/private rule (`http/respond`), the CORS headers (`CorsPolicy`) and the route labels are the
+ * router's. Anything else (a key, a miss, a stale entry, an organization scope, a query string, another
+ * method) returns false and takes the router, which gives the same answer more slowly. An entry in its
+ * refresh-ahead window also takes the router, which starts the refresh.
+ */
+export function createHitPath(
+  l1: MemoryStore,
+  clock: Clock,
+  log: RequestLog,
+  onHit: () => void,
+  opts: { refreshAheadMs: number; authRequired: boolean; cors: CorsPolicy | null },
+) {
+  const { refreshAheadMs, authRequired, cors } = opts;
+  // Without a key and AUTH_REQUIRED, only public answers reach here: the same for everyone.
+  const shared = isShared(true, false, authRequired);
+  return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
+    const started = performance.now();
+    if (req.method !== 'GET' || authRequired) return false;
+    // Keys are checked, limited and logged by the router.
+    const h = req.headers;
+    if (h.authorization !== undefined || h['x-api-key'] !== undefined) return false;
+    const url = req.url!;
+    const key = url === PACKAGES_ROUTE ? PUBLIC_LIST : url.startsWith(REF_PREFIX) ? refKey(url.slice(REF_PREFIX.length)) : null;
+    if (!key) return false;
+    const entry = l1.peek(key);
+    const now = clock.now();
+    // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
+    if (!entry || entry.kind !== 'found' || now >= entry.freshUntil - refreshAheadMs) return false;
+
+    const id = requestId(h['x-request-id'] as string | undefined);
+    const notModified = ifNoneMatchMatches(h['if-none-match'], entry.etag);
+    const headers: Record<string, string | number> = { ...cacheHeaders(entry, 'HIT', shared, now), 'x-request-id': id };
+    if (cors) Object.assign(headers, cors.answerHeaders(h.origin));
+    if (notModified) {
+      res.writeHead(304, headers).end();
+    } else {
+      let body = bodies.get(entry);
+      if (!body) bodies.set(entry, (body = Buffer.from(entry.body)));
+      headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-length'] = body.length;
+      res.writeHead(200, headers).end(body);
+    }
+    onHit();
+    const route = key === PUBLIC_LIST ? PACKAGES_ROUTE : PACKAGE_ROUTE;
+    log.write({ reqId: id, route, method: 'GET', path: url, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
+    return true;
+  };
+}
+
+/** The key of a plain ref path segment (no query, no percent-encoding: the router takes those). */
+function refKey(segment: string): string | null {
+  const ref = parseRef(segment);
+  return ref ? packageKey(ref, PUBLIC) : null;
+}
