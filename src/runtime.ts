@@ -9,7 +9,7 @@ import { MemoryStore } from './cache/memory-store.js';
 import { createRedis } from './cache/redis.js';
 import { RedisStore } from './cache/redis-store.js';
 import { TieredStore } from './cache/tiered-store.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config/config.js';
 import { InvalidationListener } from './coordination/invalidation.js';
 import { RefreshLock } from './coordination/refresh-lock.js';

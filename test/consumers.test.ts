@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsumerKeys } from '../src/auth/consumers.js';
+import { ConsumerKeys } from '../src/config/api-keys.js';
 import { loadConfig } from '../src/config/config.js';
 import { captureLogs } from './support/logs.js';
 import { ACME_KEY, OPS_KEY } from './support/keys.js';

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from '../cache/redis.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import { globToRegExp, publishPurge } from '../coordination/invalidation.js';
-import type { OrgRef, PackageLookup } from '../upstream/katapult-client.js';
+import type { OrgRef, PackageLookup } from '../domain/scope.js';
 
 export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: PackageLookup };
 

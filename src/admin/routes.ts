@@ -7,7 +7,7 @@ import type { Secret } from '../config/secret.js';
 import type { AppEnv } from '../http/context.js';
 import { AppError } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
-import { organizationParam, packageRefParam } from '../packages/params.js';
+import { organizationParam, packageRefParam } from '../domain/scope.js';
 import { purge, purgePatterns, type PurgeTarget } from './invalidate.js';
 
 const target = z.union([

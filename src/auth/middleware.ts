@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError } from '../http/errors.js';
-import type { OrgScope } from '../upstream/katapult-client.js';
-import { mayRead, type ConsumerKeys } from './consumers.js';
+import type { OrgScope } from '../domain/scope.js';
+import { mayRead, type ConsumerKeys } from '../config/api-keys.js';
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-Api-Key: <key>`. */
 export function presentedKey(authorization: string | undefined, apiKey: string | undefined): string | null {

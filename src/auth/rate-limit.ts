@@ -1,6 +1,6 @@
 import type { Redis, Result } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 
 /**
  * A token bucket per consumer: `burst` tokens, refilled at `ratePerSecond`. Shared through Redis when

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { UpstreamError } from '../upstream/errors.js';
 
 /**
  * One cached answer. Times are ms since the epoch on the injected clock:
@@ -29,3 +30,18 @@ export interface CacheStore {
   get(key: string): Promise<CacheEntry | undefined>;
   set(key: string, entry: CacheEntry): Promise<void>;
 }
+
+/** What `X-Cache` says: served fresh from cache, fetched, served stale, or confirmed current by upstream. */
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED';
+
+export interface Served {
+  entry: CacheEntry;
+  status: CacheStatus;
+  /** The tier that held the entry, for HIT and STALE; null when it came from upstream. */
+  tier: 'l1' | 'l2' | null;
+  /** Set on a STALE answer when the last refresh of this key failed (stale-if-error). */
+  refreshError: UpstreamError | null;
+  /** True when this caller waited on a refresh that another request (here or on another instance) made. */
+  coalesced: boolean;
+}
+

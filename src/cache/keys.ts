@@ -1,4 +1,4 @@
-import type { OrgScope, PackageLookup } from '../upstream/katapult-client.js';
+import type { OrgScope, PackageLookup } from '../domain/scope.js';
 
 /**
  * Cache keys. Versioned (bump when the entry or representation changes) and always carrying the

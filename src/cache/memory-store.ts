@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { CacheEntry, CacheStore } from './entry.js';
 
 /** Per-entry bookkeeping on top of the body and key, so small entries are not counted as free. */

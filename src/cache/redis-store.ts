@@ -1,5 +1,5 @@
 import type { Redis, Result } from 'ioredis';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { cacheEntry, type CacheEntry, type CacheStore } from './entry.js';
 

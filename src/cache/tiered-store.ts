@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { CacheEntry } from './entry.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore, WriteOutcome } from './redis-store.js';

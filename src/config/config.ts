@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConsumerKeys } from '../auth/consumers.js';
+import { ConsumerKeys } from './api-keys.js';
 import { Secret } from './secret.js';
 
 /**

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis, Result } from 'ioredis';
 import type { CacheEntry } from '../cache/entry.js';
 import type { RedisStore } from '../cache/redis-store.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamErrorKind } from '../upstream/errors.js';
 

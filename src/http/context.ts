@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { Consumer } from '../auth/consumers.js';
+import type { Consumer } from '../config/api-keys.js';
 
 /** What middleware hands on to handlers and to the request log line. */
 export type AppEnv = {

@@ -1,5 +1,4 @@
-import type { CacheEntry } from '../cache/entry.js';
-import type { CacheStatus, Served } from '../packages/service.js';
+import type { CacheEntry, CacheStatus, Served } from '../cache/entry.js';
 import { AppError, type ErrorCode } from './errors.js';
 import { ifNoneMatchMatches } from './etag.js';
 

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { presentedKey } from '../auth/middleware.js';
-import { mayRead, type Consumer, type ConsumerKeys } from '../auth/consumers.js';
+import { mayRead, type Consumer, type ConsumerKeys } from '../config/api-keys.js';
 import type { ConsumerLimiter } from '../auth/rate-limit.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, type ErrorCode } from '../http/errors.js';
 import { ifNoneMatchMatches } from '../http/etag.js';
@@ -11,9 +11,10 @@ import { causeOf } from '../http/cause.js';
 import type { Cause } from '../upstream/cause.js';
 import type { Logger } from '../observability/logger.js';
 import type { Package } from '../packages/model.js';
-import { organizationParam, PUBLIC } from '../packages/params.js';
-import type { PackageService, Served } from '../packages/service.js';
-import type { OrgRef, OrgScope, PackageLookup } from '../upstream/katapult-client.js';
+import { organizationParam, PUBLIC } from '../domain/scope.js';
+import type { PackageService } from '../packages/service.js';
+import type { Served } from '../cache/entry.js';
+import type { OrgRef, OrgScope, PackageLookup } from '../domain/scope.js';
 import { KATAPULT_ERRORS, katapultEtag, toWireListItem, toWirePackage, type KatapultErrorCode } from './wire-format.js';
 
 export interface KatapultCompatDeps {

@@ -1,8 +1,21 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { MemoryStore } from '../cache/memory-store.js';
-import type { Served } from '../packages/service.js';
-import type { CircuitState } from '../upstream/breaker.js';
-import type { UpstreamObserver } from '../upstream/katapult-client.js';
+
+/** What the metrics read of the parts they observe; the parts feed them, never the other way round. */
+type CircuitState = 'closed' | 'half-open' | 'open';
+interface SizedStore {
+  readonly size: { entries: number; bytes: number };
+}
+interface ServedAnswer {
+  status: 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED';
+  tier: 'l1' | 'l2' | null;
+  coalesced: boolean;
+}
+interface UpstreamEvent {
+  endpoint: string;
+  outcome: string;
+  durationMs: number;
+  rateLimit: { permitted: number | null; remaining: number | null } | null;
+}
 
 /** How each answer was found, as one bounded label. */
 export type CacheResult = 'l1_hit' | 'l2_hit' | 'miss' | 'stale' | 'revalidated';
@@ -75,7 +88,7 @@ export class Metrics {
   });
   readonly #l1Hit = this.cache.labels('l1_hit');
 
-  constructor(l1: MemoryStore, defaults = true) {
+  constructor(l1: SizedStore, defaults = true) {
     new Gauge({
       name: 'kbff_l1_entries',
       help: 'Entries in the in-process cache',
@@ -100,14 +113,14 @@ export class Metrics {
     this.#l1Hit.inc();
   }
 
-  served(s: Served): void {
+  served(s: ServedAnswer): void {
     const result: CacheResult =
       s.status === 'HIT' ? (s.tier === 'l2' ? 'l2_hit' : 'l1_hit') : s.status === 'STALE' ? 'stale' : s.status === 'REVALIDATED' ? 'revalidated' : 'miss';
     this.cache.inc({ result });
     if (s.coalesced) this.cache.inc({ result: 'coalesced' });
   }
 
-  readonly upstream: UpstreamObserver = (e) => {
+  readonly upstream = (e: UpstreamEvent): void => {
     this.upstreamRequests.inc({ endpoint: e.endpoint, outcome: e.outcome });
     this.upstreamSeconds.observe({ endpoint: e.endpoint }, e.durationMs / 1000);
     if (e.rateLimit?.remaining != null) this.rateLimitRemaining.set(e.rateLimit.remaining);

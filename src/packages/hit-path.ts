@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listKey, packageKey } from '../cache/keys.js';
 import type { CacheEntry } from '../cache/entry.js';
 import type { MemoryStore } from '../cache/memory-store.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { CorsPolicy } from '../http/cors.js';
 import { ifNoneMatchMatches } from '../http/etag.js';
 import { elapsedMs, requestId } from '../http/request-context.js';
 import { cacheHeaders, isShared } from '../http/respond.js';
 import type { RequestLog } from '../observability/request-log.js';
-import { parseRef, PUBLIC } from './params.js';
+import { parseRef, PUBLIC } from '../domain/scope.js';
 import { PACKAGE_ROUTE, PACKAGES_ROUTE } from './routes.js';
 
 const PUBLIC_LIST = listKey(PUBLIC);

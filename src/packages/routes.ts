@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { authorize } from '../auth/middleware.js';
 import { causeOf } from '../http/cause.js';
@@ -7,10 +7,12 @@ import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
 import { isShared, render } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
-import type { OrgScope } from '../upstream/katapult-client.js';
-import { listQuery, packageRefParam, PUBLIC, scopeQuery } from './params.js';
+import type { OrgScope } from '../domain/scope.js';
+import { listQuery, scopeQuery } from './params.js';
+import { packageRefParam, PUBLIC } from '../domain/scope.js';
 import { ListShaper, type ListConveniences } from './list-query.js';
-import type { PackageService, Served } from './service.js';
+import type { PackageService } from './service.js';
+import type { Served } from '../cache/entry.js';
 
 
 /** The route patterns, also the `route` label of metrics and request lines. */

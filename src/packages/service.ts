@@ -1,29 +1,16 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../clock.js';
-import type { CacheEntry } from '../cache/entry.js';
+import type { Clock } from '../domain/clock.js';
+import type { CacheEntry, Served } from '../cache/entry.js';
 import { listKey, packageKey } from '../cache/keys.js';
-import type { Tier, TieredStore } from '../cache/tiered-store.js';
+import type { TieredStore } from '../cache/tiered-store.js';
 import type { RefreshLock } from '../coordination/refresh-lock.js';
 import type { Logger } from '../observability/logger.js';
 import { isNotFound, isOwnRefusal, UpstreamError } from '../upstream/errors.js';
 import { BACKGROUND, type Cause } from '../upstream/cause.js';
-import { type KatapultClient, type OrgScope, type PackageLookup } from '../upstream/katapult-client.js';
+import { type KatapultClient } from '../upstream/katapult-client.js';
+import type { OrgScope, PackageLookup } from '../domain/scope.js';
 import { toPackage, type Package } from './model.js';
-
-/** What `X-Cache` says: served fresh from cache, fetched, served stale, or confirmed current by upstream. */
-export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED';
-
-export interface Served {
-  entry: CacheEntry;
-  status: CacheStatus;
-  /** The tier that held the entry, for HIT and STALE; null when it came from upstream. */
-  tier: Tier | null;
-  /** Set on a STALE answer when the last refresh of this key failed (stale-if-error). */
-  refreshError: UpstreamError | null;
-  /** True when this caller waited on a refresh that another request (here or on another instance) made. */
-  coalesced: boolean;
-}
 
 export interface PackageServiceOptions {
   store: TieredStore;

@@ -1,6 +1,6 @@
 import type { Redis, Result } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { chargeLabel } from './cause.js';
 import { REFUSED_FOR_SHARE, UpstreamError } from './errors.js';

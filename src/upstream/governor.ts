@@ -1,5 +1,5 @@
 import type { Redis, Result } from 'ioredis';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { REFUSED_BY_GOVERNOR, UpstreamError } from './errors.js';
 import type { RateLimit } from './rate-limit.js';

@@ -5,19 +5,7 @@ import { wireError, wireGet, wireListPage, type WireListPage, type WirePackage }
 import type { z } from 'zod';
 import type { UpstreamGate } from './gate.js';
 import type { Cause } from './cause.js';
-
-/** Which organization a list is for: only public packages, or an organization by id or sub-domain. */
-export type OrgScope = { kind: 'public' } | OrgRef;
-/** An organization by `org_…` id or by sub-domain. */
-export interface OrgRef {
-  kind: 'id' | 'sub_domain';
-  value: string;
-}
-/** A single package, by `vmpkg_…` id or by permalink. */
-export interface PackageLookup {
-  by: 'id' | 'permalink';
-  value: string;
-}
+import type { OrgScope, PackageLookup } from '../domain/scope.js';
 
 /** A 200 with its body, or a 304 meaning "what you have (`If-None-Match`) is still current". */
 export type Conditional<T> =

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/clock.js';
+import type { Clock } from '../../src/domain/clock.js';
 
 /** A clock that moves only when told. Starts at a fixed, non-round instant. */
 export class FakeClock implements Clock {

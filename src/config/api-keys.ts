@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { organizationParam } from '../packages/params.js';
-import type { OrgScope } from '../upstream/katapult-client.js';
+import { organizationParam } from '../domain/scope.js';
+import type { OrgScope } from '../domain/scope.js';
 
 /** A consumer of this service, known by its API key. `scopes` lists the organizations it may read. */
 export interface Consumer {

@@ -1,8 +1,8 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { listQuery, scopeQuery } from '../packages/params.js';
-import { errorSchema, packageAnswerSchema, packageListSchema } from '../packages/schemas.js';
-import type { AppEnv } from './context.js';
-import { ERROR_STATUS } from './errors.js';
+import { listQuery, scopeQuery } from './params.js';
+import { errorSchema, packageAnswerSchema, packageListSchema } from './schemas.js';
+import type { AppEnv } from '../http/context.js';
+import { ERROR_STATUS } from '../http/errors.js';
 
 /**
  * `/openapi.json`: the consumer API as OpenAPI 3.1, generated from the zod schemas the routes validate
