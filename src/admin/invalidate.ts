@@ -2,22 +2,6 @@ import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from '../cache/redis.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import { globToRegExp, publishPurge } from '../coordination/invalidation.js';
-import type { OrgRef, PackageLookup } from '../domain/scope.js';
-
-export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: PackageLookup };
-
-/**
- * The key patterns a purge covers (see cache/keys.ts for the layout). A package is cached under the
- * form it was asked by (id or permalink) in every scope; lists hold every package, so they go too.
- */
-export function purgePatterns(target: PurgeTarget): string[] {
-  if ('all' in target) return ['kbff:v1:{list:*}', 'kbff:v1:{pkg:*}'];
-  if ('organization' in target) {
-    const scope = `org-${target.organization.kind}=${target.organization.value}`;
-    return [`kbff:v1:{list:${scope}}`, `kbff:v1:{pkg:${scope}:*}`];
-  }
-  return ['kbff:v1:{list:*}', `kbff:v1:{pkg:*:${target.package.by}=${target.package.value}}`];
-}
 
 /**
  * Drops the matching entries from Redis and from every instance's L1 (through the invalidation channel;

@@ -8,7 +8,8 @@ import type { AppEnv } from '../http/context.js';
 import { AppError } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { organizationParam, packageRefParam } from '../domain/scope.js';
-import { purge, purgePatterns, type PurgeTarget } from './invalidate.js';
+import { purgePatterns, type PurgeTarget } from '../cache/keys.js';
+import { purge } from './invalidate.js';
 
 const target = z.union([
   z.strictObject({ all: z.literal(true) }),

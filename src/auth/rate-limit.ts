@@ -1,5 +1,6 @@
 import type { Redis, Result } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { bucketKey } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
 
 /**
@@ -55,7 +56,7 @@ export class ConsumerLimiter {
     let tokens: number;
     try {
       if (!this.redis) throw new Error('no redis');
-      const [ok, milli] = await this.redis.kbffBucket(`kbff:v1:{rl:${encodeURIComponent(id)}}`, ratePerMs, this.burst, now);
+      const [ok, milli] = await this.redis.kbffBucket(bucketKey(id), ratePerMs, this.burst, now);
       allowed = ok === 1;
       tokens = milli / 1000;
     } catch {

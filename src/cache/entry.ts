@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { UpstreamError } from '../upstream/errors.js';
 
 /**
  * One cached answer. Times are ms since the epoch on the injected clock:
@@ -40,7 +39,7 @@ export interface Served {
   /** The tier that held the entry, for HIT and STALE; null when it came from upstream. */
   tier: 'l1' | 'l2' | null;
   /** Set on a STALE answer when the last refresh of this key failed (stale-if-error). */
-  refreshError: UpstreamError | null;
+  refreshError: Error | null;
   /** True when this caller waited on a refresh that another request (here or on another instance) made. */
   coalesced: boolean;
 }

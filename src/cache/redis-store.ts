@@ -3,8 +3,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { cacheEntry, type CacheEntry, type CacheStore } from './entry.js';
 
-/** Where instances tell each other that an entry changed or was purged (see coordination/invalidation.ts). */
-export const INVALIDATION_CHANNEL = 'kbff:v1:invalidate';
+import { INVALIDATION_CHANNEL } from './keys.js';
 
 /**
  * Writes an entry hash unless a newer lock holder already wrote it (fencing), and tells other instances

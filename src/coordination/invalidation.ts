@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from '../cache/redis.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
-import { INVALIDATION_CHANNEL } from '../cache/redis-store.js';
+import { INVALIDATION_CHANNEL } from '../cache/keys.js';
 import type { Logger } from '../observability/logger.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { Redis, Result } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { shareKey } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { chargeLabel } from './cause.js';
@@ -56,7 +57,7 @@ export class ConsumerShare {
     let used: number | null = null;
     if (this.redis) {
       try {
-        used = await this.redis.kbffShare(`kbff:v1:{share:${encodeURIComponent(chargeTo)}}:${minute}`, limit, 2 * MINUTE_MS);
+        used = await this.redis.kbffShare(shareKey(chargeTo, minute), limit, 2 * MINUTE_MS);
       } catch {
         used = null; // Redis is away: count in this instance alone until it is back
       }

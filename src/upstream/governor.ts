@@ -1,4 +1,5 @@
 import type { Redis, Result } from 'ioredis';
+import { BUDGET_KEY } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { REFUSED_BY_GOVERNOR, UpstreamError } from './errors.js';
@@ -29,7 +30,7 @@ declare module 'ioredis' {
 }
 
 const MINUTE_MS = 60_000;
-const KEY = 'kbff:v1:{budget}';
+const KEY = BUDGET_KEY;
 
 export interface GovernorState {
   /** Budget per clock minute, as Katapult last reported it (`X-Ratelimit-Permitted`). */
