@@ -52,7 +52,8 @@ export function createHitPath(
 
     const id = requestId(h['x-request-id'] as string | undefined);
     const notModified = ifNoneMatchMatches(h['if-none-match'], entry.etag);
-    const headers: Record<string, string | number> = { ...cacheHeaders(entry, 'HIT', shared, now), 'x-request-id': id };
+    const headers = cacheHeaders(entry, 'HIT', shared, now);
+    headers['x-request-id'] = id;
     if (cors) Object.assign(headers, cors.answerHeaders(h.origin));
     if (notModified) {
       res.writeHead(304, headers).end();
@@ -60,7 +61,7 @@ export function createHitPath(
       let body = bodies.get(entry);
       if (!body) bodies.set(entry, (body = Buffer.from(entry.body)));
       headers['content-type'] = 'application/json; charset=utf-8';
-      headers['content-length'] = body.length;
+      headers['content-length'] = String(body.length);
       res.writeHead(200, headers).end(body);
     }
     onHit();

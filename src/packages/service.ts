@@ -8,7 +8,7 @@ import type { RefreshLock } from '../coordination/refresh-lock.js';
 import type { Logger } from '../observability/logger.js';
 import { isNotFound, isOwnRefusal, UpstreamError } from '../upstream/errors.js';
 import { BACKGROUND, type Cause } from '../upstream/cause.js';
-import { type KatapultClient } from '../upstream/katapult-client.js';
+import type { KatapultClient } from '../upstream/katapult-client.js';
 import type { OrgScope, PackageLookup } from '../domain/scope.js';
 import { toPackage, type Package } from './model.js';
 
@@ -88,22 +88,24 @@ export class PackageService {
     const found = await this.o.store.get(key);
     const now = this.o.clock.now();
     const held = found?.entry;
-    if (found && now < found.entry.freshUntil) {
-      if (found.entry.kind === 'found' && now >= found.entry.freshUntil - this.o.refreshAheadMs) this.#background(key, fetch, found.entry);
-      return { entry: found.entry, status: 'HIT', tier: found.tier, refreshError: null, coalesced: false };
+    const tier = found?.tier ?? null;
+    if (held && now < held.freshUntil) {
+      if (held.kind === 'found' && now >= held.freshUntil - this.o.refreshAheadMs) this.#background(key, fetch, held);
+      return { entry: held, status: 'HIT', tier, refreshError: null, coalesced: false };
     }
-    if (found && found.entry.kind === 'found' && now < Math.min(found.entry.freshUntil + this.o.swrMs, found.entry.staleUntil)) {
-      this.#background(key, fetch, found.entry);
-      return { entry: found.entry, status: 'STALE', tier: found.tier, refreshError: this.#failures.get(key) ?? null, coalesced: false };
+    if (held?.kind === 'found' && now < Math.min(held.freshUntil + this.o.swrMs, held.staleUntil)) {
+      this.#background(key, fetch, held);
+      return { entry: held, status: 'STALE', tier, refreshError: this.#failures.get(key) ?? null, coalesced: false };
     }
     try {
+      // What is held may answer without upstream (a get whose ref the scope's list does not name).
       const answered = await precheck?.();
       if (answered) return answered;
       return await this.#refresh(key, fetch, held, cause);
     } catch (err) {
       // stale-if-error: a failed refresh never replaces a good entry (RFC 5861 §4).
       if (!(err instanceof UpstreamError) || held?.kind !== 'found') throw err;
-      return { entry: held, status: 'STALE', tier: found!.tier, refreshError: err, coalesced: false };
+      return { entry: held, status: 'STALE', tier, refreshError: err, coalesced: false };
     }
   }
 
