@@ -12,7 +12,7 @@ import { TieredStore } from './cache/tiered-store.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config/config.js';
 import { InvalidationListener } from './coordination/invalidation.js';
-import { RefreshLock } from './coordination/refresh-lock.js';
+import { RefreshLock } from './cache/refresh-lock.js';
 import { CorsPolicy } from './http/cors.js';
 import { createHitPath } from './packages/hit-path.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -21,6 +21,8 @@ import { RequestLog } from './observability/request-log.js';
 import { PackageService } from './packages/service.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { ConsumerShare } from './upstream/consumer-share.js';
+import { upstreamFailures } from './upstream/errors.js';
+import { CacheEngine } from './cache/engine.js';
 import { UpstreamGate } from './upstream/gate.js';
 import { BudgetGovernor } from './upstream/governor.js';
 import { KatapultClient } from './upstream/katapult-client.js';
@@ -87,12 +89,12 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   // lease. A waiter without a stale copy waits as long as a live holder may take (a list walk is a few
   // sequential rounds of requests); one holding a stale copy answers with it after one lease.
   const leaseMs = 1500;
-  const packages = new PackageService({
+  const engine = new CacheEngine({
     store,
-    client,
     clock,
     logger,
     lock: redis && l2 ? new RefreshLock(redis, l2, clock, logger, { leaseMs, failureTtlMs: 2000 }) : null,
+    failures: upstreamFailures,
     freshMs: config.freshMs,
     staleMs: config.staleMs,
     negativeMs: config.negativeMs,
@@ -102,6 +104,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     staleWaitMs: leaseMs,
     onServed: (served) => metrics.served(served),
   });
+  const packages = new PackageService(engine, client);
   const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Secret } from '../src/config/secret.js';
-import { chargedTo } from '../src/upstream/cause.js';
+import { chargedTo } from '../src/domain/cause.js';
 import { UpstreamError } from '../src/upstream/errors.js';
 import { KatapultClient, PER_PAGE } from '../src/upstream/katapult-client.js';
 import { generatedPackages, seedPackages } from '../src/simulator/seed.js';

@@ -1,28 +1,44 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
- * One cached answer. Times are ms since the epoch on the injected clock:
- * fresh until `freshUntil` (served without asking upstream), servable stale until `staleUntil`, then gone.
+ * One cached answer. Times are ms since the epoch on the injected clock: fresh until `freshUntil`
+ * (served without asking upstream), servable stale until `staleUntil`, then gone.
  */
-export const cacheEntry = z.object({
-  /** 'found': `body` is the representation; 'not_found': a remembered upstream 404 (negative entry). */
-  kind: z.enum(['found', 'not_found']),
-  /** The consumer representation, serialized JSON; for 'not_found' the error code. */
-  body: z.string(),
-  /** Strong ETag of `body`, the same on every instance. */
-  etag: z.string(),
-  /** Katapult's ETags, one per upstream page (a get has one), sent back as `If-None-Match` on refresh. */
-  upstreamEtags: z.array(z.string().nullable()),
-  /**
-   * For a list: how many packages each upstream page held, in order, so a refresh where some pages
-   * answer 304 takes exactly those pages' packages from the held body. Absent: walk unconditionally.
-   */
-  pages: z.array(z.number().int().nonnegative()).optional(),
+const times = {
   storedAt: z.number(),
   freshUntil: z.number(),
   staleUntil: z.number(),
-});
+};
+
+export const cacheEntry = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('found'),
+    /** The consumer representation, serialized JSON. */
+    body: z.string(),
+    /** Strong ETag of `body`, the same on every instance. */
+    etag: z.string(),
+    /** The upstream's ETags, one per upstream page (a get has one), sent back as `If-None-Match` on refresh. */
+    upstreamEtags: z.array(z.string().nullable()),
+    /**
+     * For a list: how many items each upstream page held, in order, so a refresh where some pages
+     * answer 304 takes exactly those pages' items from the held body. Absent: walk unconditionally.
+     */
+    pages: z.array(z.number().int().nonnegative()).optional(),
+    ...times,
+  }),
+  z.object({
+    /** A remembered "does not exist" (negative entry), with the resource's own not-found code. */
+    kind: z.literal('not_found'),
+    code: z.string(),
+    /** A tag of the code, so a not-found that turns into another is seen as a change. */
+    etag: z.string(),
+    ...times,
+  }),
+]);
 export type CacheEntry = z.infer<typeof cacheEntry>;
+export type FoundEntry = Extract<CacheEntry, { kind: 'found' }>;
+export type NotFoundEntry = Extract<CacheEntry, { kind: 'not_found' }>;
 
 /** A shared cache tier. `undefined` from `get` is a miss, also when the tier could not answer. */
 export interface CacheStore {
@@ -44,3 +60,20 @@ export interface Served {
   coalesced: boolean;
 }
 
+/** A strong ETag from the representation's bytes: the same content gives the same tag anywhere, any time. */
+export function strongEtag(body: string): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * `decode` applied once per entry: L1 keeps one object per entry, so a body is parsed once however often
+ * it is served (an entry read from Redis is a new object, parsed once too).
+ */
+export function decodedOnce<T>(decode: (body: string) => T): (entry: FoundEntry) => T {
+  const memo = new WeakMap<FoundEntry, T>();
+  return (entry) => {
+    let value = memo.get(entry);
+    if (value === undefined) memo.set(entry, (value = decode(entry.body)));
+    return value;
+  };
+}

@@ -17,7 +17,7 @@ export class MemoryStore implements CacheStore {
     this.#clock = clock;
     this.#lru = new LRUCache({
       maxSize: maxBytes,
-      sizeCalculation: (entry, key) => entry.body.length * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (entry, key) => (entry.kind === 'found' ? entry.body.length * 2 : 0) + key.length * 2 + ENTRY_OVERHEAD_BYTES,
     });
   }
 

@@ -9,7 +9,7 @@ import { INVALIDATION_CHANNEL } from './keys.js';
  * Writes an entry hash unless a newer lock holder already wrote it (fencing), and tells other instances
  * when the representation changed. When the ETag is the same, only the times move: the body is not
  * rewritten and nothing is broadcast.
- * KEYS[1] entry. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil, pages.
+ * KEYS[1] entry. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil, pages, code.
  */
 const WRITE = `
 local fence = tonumber(ARGV[1])
@@ -20,7 +20,7 @@ if previous == ARGV[6] then
   redis.call('HSET', KEYS[1], 'upstreamEtags', ARGV[7], 'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11])
 else
   redis.call('HSET', KEYS[1], 'kind', ARGV[4], 'body', ARGV[5], 'etag', ARGV[6], 'upstreamEtags', ARGV[7],
-    'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11])
+    'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11], 'code', ARGV[12])
 end
 if fence > current then redis.call('HSET', KEYS[1], 'fence', fence) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -69,16 +69,19 @@ export class RedisStore implements CacheStore {
   /** An entry from HGETALL's answer; undefined for none, or for one that does not parse. */
   parse(key: string, hash: Record<string, string>): CacheEntry | undefined {
     if (!hash.etag) return undefined;
-    const parsed = cacheEntry.safeParse({
-      kind: hash.kind,
-      body: hash.body,
-      etag: hash.etag,
-      upstreamEtags: safeJson(hash.upstreamEtags ?? ''),
-      storedAt: Number(hash.storedAt),
-      freshUntil: Number(hash.freshUntil),
-      staleUntil: Number(hash.staleUntil),
-      pages: (hash.pages && safeJson(hash.pages)) ?? undefined,
-    });
+    const times = { storedAt: Number(hash.storedAt), freshUntil: Number(hash.freshUntil), staleUntil: Number(hash.staleUntil) };
+    const parsed = cacheEntry.safeParse(
+      hash.kind === 'not_found'
+        ? { kind: hash.kind, code: hash.code, etag: hash.etag, ...times }
+        : {
+            kind: hash.kind,
+            body: hash.body,
+            etag: hash.etag,
+            upstreamEtags: safeJson(hash.upstreamEtags ?? ''),
+            pages: (hash.pages && safeJson(hash.pages)) ?? undefined,
+            ...times,
+          },
+    );
     if (!parsed.success) {
       this.logger.warn({ key }, 'redis: unreadable cache entry ignored');
       return undefined;
@@ -102,13 +105,14 @@ export class RedisStore implements CacheStore {
         ttlMs,
         INVALIDATION_CHANNEL,
         entry.kind,
-        entry.body,
+        entry.kind === 'found' ? entry.body : '',
         entry.etag,
-        JSON.stringify(entry.upstreamEtags),
+        JSON.stringify(entry.kind === 'found' ? entry.upstreamEtags : []),
         entry.storedAt,
         entry.freshUntil,
         entry.staleUntil,
-        JSON.stringify(entry.pages ?? null),
+        JSON.stringify(entry.kind === 'found' ? (entry.pages ?? null) : null),
+        entry.kind === 'not_found' ? entry.code : '',
       );
     } catch (err) {
       this.#failed('write', err);

@@ -28,6 +28,19 @@ export class TieredStore {
     return local ? { entry: local, tier: 'l1' } : undefined;
   }
 
+  /**
+   * The shared tier's entry, read past L1: what another instance may have stored since this one cached
+   * the key. Undefined without Redis, or when it holds none.
+   */
+  async shared(key: string): Promise<CacheEntry | undefined> {
+    return this.l2?.get(key);
+  }
+
+  /** Puts an entry another instance stored into L1 (it is in L2 already). */
+  async fill(key: string, entry: CacheEntry): Promise<void> {
+    await this.l1.set(key, entry);
+  }
+
   /** Writes both tiers; `fence` is the lock holder's fencing number (0 when it holds none). */
   async set(key: string, entry: CacheEntry, fence = 0): Promise<WriteOutcome> {
     const outcome = this.l2 ? await this.l2.write(key, entry, fence) : 'written';

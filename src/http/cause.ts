@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { chargedTo, type Cause } from '../upstream/cause.js';
+import { chargedTo, type Cause } from '../domain/cause.js';
 import type { AppContext } from './context.js';
 
 /** An address as a socket or a proxy reports it: IPv4, IPv6 (possibly IPv4-mapped). Anything else is ignored. */

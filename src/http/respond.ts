@@ -18,7 +18,7 @@ const STALE_WARNING = '111 katapult-bff "Revalidation Failed"';
  */
 export function render(served: Served, opts: { shared: boolean; ifNoneMatch: string | undefined | null; now: number; notFoundMessage: string }): Rendered {
   const { entry, status } = served;
-  if (entry.kind === 'not_found') throw new AppError(entry.body as ErrorCode, opts.notFoundMessage);
+  if (entry.kind === 'not_found') throw new AppError(entry.code as ErrorCode, opts.notFoundMessage);
 
   const headers = cacheHeaders(entry, status, opts.shared, opts.now);
   if (served.refreshError) headers.warning = STALE_WARNING;

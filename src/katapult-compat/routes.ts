@@ -8,12 +8,12 @@ import { AppError, type ErrorCode } from '../http/errors.js';
 import { ifNoneMatchMatches } from '../http/etag.js';
 import { toAppError } from '../http/upstream-errors.js';
 import { causeOf } from '../http/cause.js';
-import type { Cause } from '../upstream/cause.js';
+import type { Cause } from '../domain/cause.js';
 import type { Logger } from '../observability/logger.js';
 import type { Package } from '../packages/model.js';
 import { organizationParam, PUBLIC } from '../domain/scope.js';
-import type { PackageService } from '../packages/service.js';
-import type { Served } from '../cache/entry.js';
+import { packageOf, packagesOf, type PackageService } from '../packages/service.js';
+import type { FoundEntry, Served } from '../cache/entry.js';
 import type { OrgRef, OrgScope, PackageLookup } from '../domain/scope.js';
 import { KATAPULT_ERRORS, katapultEtag, toWireListItem, toWirePackage, type KatapultErrorCode } from './wire-format.js';
 
@@ -142,14 +142,10 @@ function permit(consumer: Consumer | null, scope: OrgScope, authRequired: boolea
   if (!mayRead(consumer, scope)) throw new KatapultError('scope_not_granted', { scopes: [] });
 }
 
-async function serve(deps: KatapultCompatDeps, fn: () => Promise<Served>): Promise<Served> {
+async function serve(deps: KatapultCompatDeps, fn: () => Promise<Served>): Promise<FoundEntry> {
   const served = await fn();
-  if (served.entry.kind === 'not_found') throw new KatapultError(served.entry.body as KatapultErrorCode);
-  return served;
-}
-
-function packagesOf(served: Served): Package[] {
-  return (JSON.parse(served.entry.body) as { packages: Package[] }).packages;
+  if (served.entry.kind === 'not_found') throw new KatapultError(served.entry.code as KatapultErrorCode);
+  return served.entry;
 }
 
 /**
@@ -163,7 +159,7 @@ async function findPackage(deps: KatapultCompatDeps, lookup: PackageLookup, cons
   }
   for (const scope of scopes) {
     const served = await deps.packages.get(lookup, scope, cause);
-    if (served.entry.kind === 'found') return (JSON.parse(served.entry.body) as { package: Package }).package;
+    if (served.entry.kind === 'found') return packageOf(served.entry);
   }
   throw new KatapultError('package_not_found');
 }

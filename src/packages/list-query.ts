@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import type { CacheEntry } from '../cache/entry.js';
+import { strongEtag, type FoundEntry } from '../cache/entry.js';
 import type { Package } from './model.js';
-import { strongEtag } from './service.js';
+import { packagesOf } from './service.js';
 
 const SORTABLE = ['name', 'cpuCores', 'memoryGb', 'storageGb', 'ipv4Addresses', 'monthlyBandwidthGb'] as const;
 const FIELDS = ['id', 'name', 'permalink', 'cpuCores', 'memoryGb', 'storageGb', 'ipv4Addresses', 'monthlyBandwidthGb', 'dedicatedCpus', 'privacy', 'group', 'iconUrl'] as const;
@@ -33,13 +33,13 @@ export type ListConveniences = { [K in keyof typeof listConveniences]?: z.output
  * upstream order), then trims fields. Results are kept per (entry, query), so a repeated query costs a lookup.
  */
 export class ListShaper {
-  readonly #memo = new LRUCache<string, CacheEntry>({ max: 1000 });
+  readonly #memo = new LRUCache<string, FoundEntry>({ max: 1000 });
 
-  shape(entry: CacheEntry, q: ListConveniences): CacheEntry {
+  shape(entry: FoundEntry, q: ListConveniences): FoundEntry {
     const memoKey = `${entry.etag}|${JSON.stringify(q)}`;
     const hit = this.#memo.get(memoKey);
     if (hit && hit.storedAt === entry.storedAt) return hit;
-    const body = JSON.stringify({ packages: apply((JSON.parse(entry.body) as { packages: Package[] }).packages, q) });
+    const body = JSON.stringify({ packages: apply(packagesOf(entry), q) });
     const shaped = { ...entry, body, etag: strongEtag(body) };
     this.#memo.set(memoKey, shaped);
     return shaped;

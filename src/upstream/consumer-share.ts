@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { shareKey } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { chargeLabel } from './cause.js';
+import { chargeLabel } from '../domain/cause.js';
 import { REFUSED_FOR_SHARE, UpstreamError } from './errors.js';
 
 /**

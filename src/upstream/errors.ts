@@ -1,3 +1,4 @@
+import type { FailurePolicy } from '../cache/engine.js';
 import type { RateLimit } from './rate-limit.js';
 
 /**
@@ -48,3 +49,12 @@ export const REFUSED_FOR_SHARE = 'consumer_share';
 export function isOwnRefusal(err: UpstreamError): boolean {
   return err.upstreamCode === REFUSED_BY_GOVERNOR || err.upstreamCode === REFUSED_BY_BREAKER || err.upstreamCode === REFUSED_FOR_SHARE;
 }
+
+/** How the cache engine tells Katapult's failures from our own refusals. */
+export const upstreamFailures: FailurePolicy = {
+  refusal: (err) => (err instanceof UpstreamError && isOwnRefusal(err) ? (err.kind === 'share_exhausted' ? 'caller' : 'everyone') : null),
+  servable: (err) => err instanceof UpstreamError,
+  markOf: (err) => (err as UpstreamError).kind,
+  fromMark: (code, message) => new UpstreamError(code as UpstreamErrorKind, message),
+  timeout: () => new UpstreamError('timeout', 'no refresh result in time'),
+};

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CircuitBreaker } from './breaker.js';
-import type { Cause } from './cause.js';
+import type { Cause } from '../domain/cause.js';
 import type { ConsumerShare } from './consumer-share.js';
 import { isOwnRefusal, REFUSED_BY_BREAKER, UpstreamError } from './errors.js';
 import type { BudgetGovernor } from './governor.js';

@@ -4,7 +4,7 @@ import { readRateLimit, type RateLimit } from './rate-limit.js';
 import { wireError, wireGet, wireListPage, type WireListPage, type WirePackage } from './wire.js';
 import type { z } from 'zod';
 import type { UpstreamGate } from './gate.js';
-import type { Cause } from './cause.js';
+import type { Cause } from '../domain/cause.js';
 import type { OrgScope, PackageLookup } from '../domain/scope.js';
 
 /** A 200 with its body, or a 304 meaning "what you have (`If-None-Match`) is still current". */

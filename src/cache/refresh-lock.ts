@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis, Result } from 'ioredis';
-import type { CacheEntry } from '../cache/entry.js';
-import type { RedisStore } from '../cache/redis-store.js';
+import type { CacheEntry } from './entry.js';
+import type { RedisStore } from './redis-store.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
-import type { UpstreamErrorKind } from '../upstream/errors.js';
 
 /**
  * Decides, across every instance sharing Redis, who refreshes a key. The lock is a short lease that its
@@ -54,11 +53,11 @@ export type Acquired =
   /** Another instance is refreshing: wait for its result. */
   | { kind: 'busy' }
   /** The last refresh failed moments ago; its error stands for a short while. */
-  | { kind: 'failed'; error: UpstreamErrorKind };
+  | { kind: 'failed'; error: string };
 
 export type Waited =
   | { kind: 'entry'; entry: CacheEntry }
-  | { kind: 'failed'; error: UpstreamErrorKind }
+  | { kind: 'failed'; error: string }
   /** The holder let go without a result (it died, or its lock expired): try to take over. */
   | { kind: 'released' }
   | { kind: 'timeout' };
@@ -89,7 +88,7 @@ export class RefreshLock {
   async acquire(key: string): Promise<Acquired | null> {
     try {
       const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.leaseMs, this.clock.now());
-      if (failed) return { kind: 'failed', error: failed as UpstreamErrorKind };
+      if (failed) return { kind: 'failed', error: failed };
       return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'redis: lock unavailable, refreshing without fleet coordination');
@@ -114,16 +113,16 @@ export class RefreshLock {
   }
 
   /** Records that the refresh failed, so waiters stop waiting and callers stop trying for a moment. */
-  async markFailed(key: string, error: UpstreamErrorKind): Promise<void> {
+  async markFailed(key: string, error: string): Promise<void> {
     // The mark carries its end on the service clock; Redis' own expiry only cleans it up.
     const until = this.clock.now() + this.opts.failureTtlMs;
     await this.redis.set(`${key}:fail`, `${error} ${until}`, 'PX', this.opts.failureTtlMs).catch(() => undefined);
   }
 
-  #activeFailure(mark: unknown): UpstreamErrorKind | null {
+  #activeFailure(mark: unknown): string | null {
     if (typeof mark !== 'string') return null;
     const [kind, until] = mark.split(' ');
-    return kind && Number(until) > this.clock.now() ? (kind as UpstreamErrorKind) : null;
+    return kind && Number(until) > this.clock.now() ? kind : null;
   }
 
   /**
