@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisGuard } from './redis/guard.js';
 import { adminRoutes } from './admin/routes.js';
 import { authenticate } from './auth/middleware.js';
 import { limitConsumers } from './auth/limit-middleware.js';
@@ -31,7 +31,8 @@ export interface AppDeps {
   store: TieredStore;
   packages: PackageService;
   requestLog: RequestLog;
-  redis: Redis | null;
+  /** The guarded Redis, null without one. */
+  redis: RedisGuard | null;
   governor: BudgetGovernor;
   breaker: CircuitBreaker;
   limiter: ConsumerLimiter;

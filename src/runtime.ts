@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis';
 import { createApp, type AppDeps } from './app.js';
 import { ConsumerLimiter } from './auth/rate-limit.js';
 import { MemoryStore } from './cache/memory-store.js';
-import { createRedis } from './cache/redis.js';
+import { createRedis } from './redis/client.js';
+import { RedisGuard } from './redis/guard.js';
 import { RedisStore } from './cache/redis-store.js';
 import { TieredStore } from './cache/tiered-store.js';
 import { systemClock, type Clock } from './domain/clock.js';
@@ -60,18 +61,20 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const l1 = new MemoryStore(config.l1MaxBytes, clock);
   const metrics = new Metrics(l1, parts.defaultMetrics ?? true);
   redis?.on('error', () => metrics.redisErrors.inc({ op: 'connection' }));
-  const l2 = redis ? new RedisStore(redis, clock, logger, (op) => metrics.redisErrors.inc({ op })) : null;
+  // Every Redis command of every part goes through this one guard: counted, bounded, skipped when failing.
+  const guard = redis ? new RedisGuard(redis, clock, logger, (op) => metrics.redisErrors.inc({ op })) : null;
+  const l2 = guard ? new RedisStore(guard, clock, logger) : null;
   const store = new TieredStore(l1, l2, clock);
   const invalidations = redis ? new InvalidationListener(redis, l1, logger) : null;
 
-  const governor = new BudgetGovernor(redis, clock, logger, config.budgetReservePercent);
+  const governor = new BudgetGovernor(guard, clock, logger, config.budgetReservePercent);
   const breaker = new CircuitBreaker(clock, config.breakerFailures, config.breakerCooldownMs, (state) => {
     metrics.circuitChanged(state);
     logger.warn({ circuit: state }, 'upstream circuit breaker changed state');
   });
   // Each consumer's share of the token's budget: configured, or a tenth of what Katapult says it permits.
   const share = new ConsumerShare(
-    redis,
+    guard,
     clock,
     logger,
     () => config.consumerUpstreamPerMinute ?? Math.max(1, Math.floor(governor.permitted / 10)),
@@ -93,7 +96,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     store,
     clock,
     logger,
-    lock: redis && l2 ? new RefreshLock(redis, l2, clock, logger, { leaseMs, failureTtlMs: 2000 }) : null,
+    lock: guard && l2 ? new RefreshLock(guard, l2, clock, { leaseMs, failureTtlMs: 2000 }) : null,
     failures: upstreamFailures,
     freshMs: config.freshMs,
     staleMs: config.staleMs,
@@ -105,10 +108,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     onServed: (served) => metrics.served(served),
   });
   const packages = new PackageService(engine, client);
-  const limiter = new ConsumerLimiter(redis, clock, config.consumerRatePerSecond, config.consumerBurst);
+  const limiter = new ConsumerLimiter(guard, clock, config.consumerRatePerSecond, config.consumerBurst);
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
-  const deps: AppDeps = { config, logger, clock, store, packages, redis, governor, breaker, limiter, metrics, cors, lifecycle, requestLog: new RequestLog(logger, metrics) };
+  const deps: AppDeps = { config, logger, clock, store, packages, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog: new RequestLog(logger, metrics) };
   const app = createApp(deps);
 
   let server: Server | null = null;

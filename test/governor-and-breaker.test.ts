@@ -5,6 +5,7 @@ import { CircuitBreaker } from '../src/upstream/breaker.js';
 import { secondsToNextMinute } from '../src/http/upstream-errors.js';
 import { UpstreamError } from '../src/upstream/errors.js';
 import { BudgetGovernor } from '../src/upstream/governor.js';
+import { RedisGuard } from '../src/redis/guard.js';
 import { FakeClock } from './support/clock.js';
 import { captureLogs } from './support/logs.js';
 import { cleanRedisUrl } from './support/redis.js';
@@ -27,8 +28,8 @@ describe('budget governor', () => {
 
   it('shares one count across instances: background stops at the reserve, consumers at the budget', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 0, 1));
-    const a = new BudgetGovernor(redis, clock, silent, 20, 10);
-    const b = new BudgetGovernor(other, clock, silent, 20, 10);
+    const a = new BudgetGovernor(new RedisGuard(redis, clock, silent), clock, silent, 20, 10);
+    const b = new BudgetGovernor(new RedisGuard(other, clock, silent), clock, silent, 20, 10);
     for (let i = 0; i < 4; i++) await a.take('background');
     for (let i = 0; i < 4; i++) await b.take('background');
     expect(await refused(a.take('background'))).toBe('rate_limited'); // 8 of 10 used: the reserve is left
@@ -53,8 +54,8 @@ describe('budget governor', () => {
 
   it('after a 429 stops every instance until the next minute boundary', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 10, 42));
-    const a = new BudgetGovernor(redis, clock, silent, 20);
-    const b = new BudgetGovernor(other, clock, silent, 20);
+    const a = new BudgetGovernor(new RedisGuard(redis, clock, silent), clock, silent, 20);
+    const b = new BudgetGovernor(new RedisGuard(other, clock, silent), clock, silent, 20);
     await a.block();
     expect(secondsToNextMinute(clock.now())).toBe(18); // what a consumer's Retry-After says
     expect(await refused(b.take('consumer'))).toBe('rate_limited');

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { isCluster } from '../cache/redis.js';
+import { isCluster } from '../redis/client.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import { globToRegExp, publishPurge } from '../coordination/invalidation.js';
 

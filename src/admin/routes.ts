@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
 import type { Secret } from '../config/secret.js';
@@ -21,7 +21,7 @@ const target = z.union([
  * `POST /admin/invalidate` with `Authorization: Bearer <ADMIN_TOKEN>` and a body naming what to purge:
  * `{"all":true}`, `{"organization":"acme"}` or `{"package":"rock-3"}`. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes(deps: { adminToken: Secret; l1: MemoryStore; redis: Redis | null; logger: Logger }): Hono<AppEnv> {
+export function adminRoutes(deps: { adminToken: Secret; l1: MemoryStore; redis: RedisGuard | null; logger: Logger }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const expected = digest(deps.adminToken.reveal());
 
@@ -44,7 +44,7 @@ export function adminRoutes(deps: { adminToken: Secret; l1: MemoryStore; redis: 
       throw new AppError('invalid_request', `${where}: name exactly one of all (true), organization or package`);
     }
     const patterns = purgePatterns(parsed.data as PurgeTarget);
-    const sharedEntries = await purge(patterns, deps.l1, deps.redis);
+    const sharedEntries = await purge(patterns, deps.l1, deps.redis?.client ?? null);
     deps.logger.info({ reqId: c.get('requestId'), patterns, sharedEntries }, 'admin purge');
     return c.json({ purged: { patterns, sharedEntries } });
   });

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import { LRUCache } from 'lru-cache';
 import { bucketKey } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
@@ -39,12 +40,12 @@ export class ConsumerLimiter {
   readonly #local = new LRUCache<string, { tokens: number; ts: number }>({ max: 100_000 });
 
   constructor(
-    private readonly redis: Redis | null,
+    private readonly redis: RedisGuard | null,
     private readonly clock: Clock,
     readonly ratePerSecond: number,
     readonly burst: number,
   ) {
-    redis?.defineCommand('kbffBucket', { numberOfKeys: 1, lua: TAKE });
+    redis?.client.defineCommand('kbffBucket', { numberOfKeys: 1, lua: TAKE });
   }
 
   /** Takes one token from the bucket of consumer `name`. */
@@ -54,12 +55,12 @@ export class ConsumerLimiter {
     const ratePerMs = this.ratePerSecond / 1000;
     let allowed: boolean;
     let tokens: number;
-    try {
-      if (!this.redis) throw new Error('no redis');
-      const [ok, milli] = await this.redis.kbffBucket(bucketKey(id), ratePerMs, this.burst, now);
-      allowed = ok === 1;
-      tokens = milli / 1000;
-    } catch {
+    const shared = await this.redis?.run('bucket', (r) => r.kbffBucket(bucketKey(id), ratePerMs, this.burst, now));
+    if (shared) {
+      allowed = shared[0] === 1;
+      tokens = shared[1] / 1000;
+    } else {
+      // Without Redis (none, or away): this instance's own bucket.
       const b = this.#local.get(id) ?? { tokens: this.burst, ts: now };
       b.tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.ts) * ratePerMs);
       b.ts = now;

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { cacheEntry, type CacheEntry, type CacheStore } from './entry.js';
@@ -42,28 +43,22 @@ declare module 'ioredis' {
 
 /**
  * L2: Redis, shared by every instance; an entry is a hash so that a revalidation can move its times
- * without rewriting its body. Redis is a helper, never a dependency: every failure (down, slow, corrupt
- * value) is logged and answered as a miss or a skipped write, so the caller carries on with L1 and
- * upstream. Command timeouts and fail-fast while disconnected are set on the client (see redis.ts).
+ * without rewriting its body. Redis is a helper, never a dependency: every command goes through the
+ * guard, and a failure (down, slow, skipped) or a corrupt value is answered as a miss or a skipped write,
+ * so the caller carries on with L1 and upstream.
  */
 export class RedisStore implements CacheStore {
   constructor(
-    readonly redis: Redis,
+    readonly guard: RedisGuard,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    /** Told about each failed command, for metrics. */
-    private readonly onError: (op: string) => void = () => {},
   ) {
-    redis.defineCommand('kbffWrite', { numberOfKeys: 1, lua: WRITE });
+    guard.client.defineCommand('kbffWrite', { numberOfKeys: 1, lua: WRITE });
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    try {
-      return this.parse(key, await this.redis.hgetall(key));
-    } catch (err) {
-      this.#failed('get', err);
-      return undefined;
-    }
+    const hash = await this.guard.run('get', (r) => r.hgetall(key));
+    return hash && this.parse(key, hash);
   }
 
   /** An entry from HGETALL's answer; undefined for none, or for one that does not parse. */
@@ -98,8 +93,8 @@ export class RedisStore implements CacheStore {
     // Physical TTL = end of the stale window; logical freshness lives in the entry.
     const ttlMs = Math.ceil(entry.staleUntil - this.clock.now());
     if (ttlMs <= 0) return 'failed';
-    try {
-      return await this.redis.kbffWrite(
+    const outcome = await this.guard.run('write', (r) =>
+      r.kbffWrite(
         key,
         fence,
         ttlMs,
@@ -113,16 +108,9 @@ export class RedisStore implements CacheStore {
         entry.staleUntil,
         JSON.stringify(entry.kind === 'found' ? (entry.pages ?? null) : null),
         entry.kind === 'not_found' ? entry.code : '',
-      );
-    } catch (err) {
-      this.#failed('write', err);
-      return 'failed';
-    }
-  }
-
-  #failed(op: string, err: unknown): void {
-    this.onError(op);
-    this.logger.debug({ op, err: (err as Error).message }, 'redis: command failed, continuing without L2');
+      ),
+    );
+    return outcome ?? 'failed';
   }
 }
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import type { CacheEntry } from './entry.js';
 import type { RedisStore } from './redis-store.js';
 import type { Clock } from '../domain/clock.js';
-import type { Logger } from '../observability/logger.js';
 
 /**
  * Decides, across every instance sharing Redis, who refreshes a key. The lock is a short lease that its
@@ -73,27 +73,23 @@ export interface RefreshLockOptions {
 
 export class RefreshLock {
   constructor(
-    private readonly redis: Redis,
+    private readonly guard: RedisGuard,
     private readonly store: RedisStore,
     private readonly clock: Clock,
-    private readonly logger: Logger,
     private readonly opts: RefreshLockOptions,
   ) {
-    redis.defineCommand('kbffAcquire', { numberOfKeys: 3, lua: ACQUIRE });
-    redis.defineCommand('kbffRelease', { numberOfKeys: 1, lua: RELEASE });
-    redis.defineCommand('kbffRenew', { numberOfKeys: 1, lua: RENEW });
+    guard.client.defineCommand('kbffAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    guard.client.defineCommand('kbffRelease', { numberOfKeys: 1, lua: RELEASE });
+    guard.client.defineCommand('kbffRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
   /** Null when Redis cannot answer: the caller refreshes on its own (per-instance single-flight only). */
   async acquire(key: string): Promise<Acquired | null> {
-    try {
-      const [fence, failed] = await this.redis.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.leaseMs, this.clock.now());
-      if (failed) return { kind: 'failed', error: failed };
-      return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
-    } catch (err) {
-      this.logger.debug({ err: (err as Error).message }, 'redis: lock unavailable, refreshing without fleet coordination');
-      return null;
-    }
+    const answer = await this.guard.run('lock', (r) => r.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.leaseMs, this.clock.now()));
+    if (!answer) return null;
+    const [fence, failed] = answer;
+    if (failed) return { kind: 'failed', error: failed };
+    return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
   }
 
   /**
@@ -102,21 +98,21 @@ export class RefreshLock {
    */
   heartbeat(key: string, fence: number): () => void {
     const timer = setInterval(() => {
-      this.redis.kbffRenew(`${key}:lock`, String(fence), this.opts.leaseMs).catch(() => undefined);
+      void this.guard.run('lock', (r) => r.kbffRenew(`${key}:lock`, String(fence), this.opts.leaseMs));
     }, this.opts.leaseMs / 3);
     timer.unref();
     return () => clearInterval(timer);
   }
 
   async release(key: string, fence: number): Promise<void> {
-    await this.redis.kbffRelease(`${key}:lock`, String(fence)).catch(() => undefined);
+    await this.guard.run('lock', (r) => r.kbffRelease(`${key}:lock`, String(fence)));
   }
 
   /** Records that the refresh failed, so waiters stop waiting and callers stop trying for a moment. */
   async markFailed(key: string, error: string): Promise<void> {
     // The mark carries its end on the service clock; Redis' own expiry only cleans it up.
     const until = this.clock.now() + this.opts.failureTtlMs;
-    await this.redis.set(`${key}:fail`, `${error} ${until}`, 'PX', this.opts.failureTtlMs).catch(() => undefined);
+    await this.guard.run('lock', (r) => r.set(`${key}:fail`, `${error} ${until}`, 'PX', this.opts.failureTtlMs));
   }
 
   #activeFailure(mark: unknown): string | null {
@@ -133,13 +129,8 @@ export class RefreshLock {
     const pollMs = this.opts.pollMs ?? 20;
     while (performance.now() < deadline) {
       await sleep(pollMs);
-      let answers: [Error | null, unknown][] | null;
-      try {
-        answers = await this.redis.multi().hgetall(key).exists(`${key}:lock`).get(`${key}:fail`).exec();
-      } catch {
-        return { kind: 'released' }; // Redis went away: nobody coordinates any more
-      }
-      if (!answers) return { kind: 'released' };
+      const answers = await this.guard.run('lock', (r) => r.multi().hgetall(key).exists(`${key}:lock`).get(`${key}:fail`).exec());
+      if (!answers) return { kind: 'released' }; // Redis went away: nobody coordinates any more
       const entry = this.store.parse(key, (answers[0]?.[1] ?? {}) as Record<string, string>);
       if (entry && entry.storedAt > since) return { kind: 'entry', entry };
       const failed = this.#activeFailure(answers[2]?.[1]);

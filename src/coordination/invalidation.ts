@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { isCluster } from '../cache/redis.js';
+import { isCluster } from '../redis/client.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
 import { INVALIDATION_CHANNEL } from '../cache/keys.js';

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import type { CircuitBreaker } from '../upstream/breaker.js';
 import type { BudgetGovernor } from '../upstream/governor.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -11,7 +11,7 @@ import type { AppEnv } from './context.js';
  * None of them touches upstream or needs a key.
  */
 export function healthRoutes(deps: {
-  redis: Redis | null;
+  redis: RedisGuard | null;
   governor: BudgetGovernor;
   breaker: CircuitBreaker;
   metrics: Metrics;
@@ -22,7 +22,7 @@ export function healthRoutes(deps: {
   routes.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'cache-control': 'no-store' }));
   routes.get('/readyz', async (c) => {
     if (deps.lifecycle.draining) return c.json({ status: 'draining' }, 503, { 'cache-control': 'no-store' });
-    const redis = !deps.redis ? 'not configured' : deps.redis.status === 'ready' ? 'up' : 'down';
+    const redis = deps.redis?.state ?? 'not configured';
     return c.json(
       {
         status: redis === 'down' ? 'degraded' : 'ready',

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import { LRUCache } from 'lru-cache';
 import { shareKey } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
@@ -38,7 +39,7 @@ export class ConsumerShare {
   readonly #logged = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(
-    private readonly redis: Redis | null,
+    private readonly redis: RedisGuard | null,
     private readonly clock: Clock,
     private readonly logger: Logger,
     /** Calls per clock minute one consumer may cause (read on each call: it may follow the budget). */
@@ -46,7 +47,7 @@ export class ConsumerShare {
     /** Told about each refusal, with the consumer's bounded label. */
     private readonly onRefused: (label: string) => void = () => {},
   ) {
-    redis?.defineCommand('kbffShare', { numberOfKeys: 1, lua: TAKE });
+    redis?.client.defineCommand('kbffShare', { numberOfKeys: 1, lua: TAKE });
   }
 
   /** Counts one call for `chargeTo`; throws `share_exhausted` (and counts nothing) past the share. */
@@ -54,15 +55,9 @@ export class ConsumerShare {
     const now = this.clock.now();
     const minute = Math.floor(now / MINUTE_MS);
     const limit = this.limit();
-    let used: number | null = null;
-    if (this.redis) {
-      try {
-        used = await this.redis.kbffShare(shareKey(chargeTo, minute), limit, 2 * MINUTE_MS);
-      } catch {
-        used = null; // Redis is away: count in this instance alone until it is back
-      }
-    }
-    if (used === null) {
+    // Undefined when Redis is away: count in this instance alone until it is back.
+    let used = await this.redis?.run('share', (r) => r.kbffShare(shareKey(chargeTo, minute), limit, 2 * MINUTE_MS));
+    if (used === undefined) {
       const local = this.#local.get(chargeTo);
       const counter = local && local.minute === minute ? local : { minute, used: 0 };
       used = counter.used >= limit ? -1 : ++counter.used;

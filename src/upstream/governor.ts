@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisGuard } from '../redis/guard.js';
 import { BUDGET_KEY } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
@@ -63,7 +64,7 @@ export class BudgetGovernor {
   readonly #loggedRefusal = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis | null,
+    private readonly redis: RedisGuard | null,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly reservePercent: number,
@@ -71,7 +72,7 @@ export class BudgetGovernor {
     defaultPermitted = 1000,
   ) {
     this.#permitted = defaultPermitted;
-    redis?.defineCommand('kbffTake', { numberOfKeys: 2, lua: TAKE });
+    redis?.client.defineCommand('kbffTake', { numberOfKeys: 2, lua: TAKE });
   }
 
   /** Resolves when a call may go; throws `rate_limited` (with no upstream call made) when it may not. */
@@ -117,14 +118,14 @@ export class BudgetGovernor {
     const until = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
     if (until > this.#blockedUntil) this.logger.warn({ until: new Date(until).toISOString() }, 'upstream rate limit reached: no upstream calls until the next minute');
     this.#blockedUntil = until;
-    await this.redis?.set(`${KEY}:blocked`, String(until), 'PX', until - now).catch(() => undefined);
+    await this.redis?.run('budget', (r) => r.set(`${KEY}:blocked`, String(until), 'PX', until - now));
   }
 
   /** What the governor knows now, including a block another instance set after a 429. */
   async state(): Promise<GovernorState> {
     const now = this.clock.now();
     this.#roll(now);
-    const shared = await this.redis?.get(`${KEY}:blocked`).catch(() => null);
+    const shared = await this.redis?.run('budget', (r) => r.get(`${KEY}:blocked`));
     if (shared && Number(shared) > this.#blockedUntil) this.#blockedUntil = Number(shared);
     return {
       permitted: this.#permitted,
@@ -132,7 +133,7 @@ export class BudgetGovernor {
       remaining: this.#remaining,
       backgroundLimit: this.#limit('background'),
       blockedUntil: now < this.#blockedUntil ? this.#blockedUntil : null,
-      shared: this.redis !== null && this.redis.status === 'ready',
+      shared: this.redis?.state === 'up',
     };
   }
 
@@ -150,13 +151,9 @@ export class BudgetGovernor {
   }
 
   async #takeShared(now: number, limit: number): Promise<[number, number] | null> {
-    if (!this.redis) return null;
-    try {
-      const minute = Math.floor(now / MINUTE_MS);
-      return await this.redis.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS, now);
-    } catch {
-      return null; // Redis is away: count in this instance alone until it is back
-    }
+    const minute = Math.floor(now / MINUTE_MS);
+    // Null when Redis is away: count in this instance alone until it is back.
+    return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS, now))) ?? null;
   }
 
   #refusal(why: string): UpstreamError {
