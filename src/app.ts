@@ -1,8 +1,6 @@
 import { Hono } from 'hono';
 import type { RedisGuard } from './redis/guard.js';
 import { adminRoutes } from './admin/routes.js';
-import { authenticate } from './auth/middleware.js';
-import { limitConsumers } from './auth/limit-middleware.js';
 import type { ConsumerLimiter } from './auth/rate-limit.js';
 import type { CorsPolicy } from './http/cors.js';
 import { openApiRoutes } from './packages/openapi.js';
@@ -50,10 +48,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
   app.route('/', openApiRoutes());
-  // Consumers' endpoints: who is calling, and within their request limit.
-  // (Hono's `/packages/*` matches `/packages` itself too: one registration, one token per request.)
-  app.use('/packages/*', authenticate(deps.config.consumerKeys), limitConsumers(deps.limiter));
-  app.route('/', packageRoutes({ ...deps, authRequired: deps.config.authRequired, trustProxyHops: deps.config.trustProxyHops }));
+  // Each router authenticates its own requests, in its own error format.
+  app.route('/', packageRoutes({ ...deps, ...deps.config }));
   app.route('/', katapultCompatRoutes({ ...deps, consumerKeys: deps.config.consumerKeys, authRequired: deps.config.authRequired, trustProxyHops: deps.config.trustProxyHops }));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));

@@ -1,8 +1,25 @@
 import type { MiddlewareHandler } from 'hono';
+import { mayRead, type Consumer, type ConsumerKeys } from '../config/api-keys.js';
+import type { OrgRef, OrgScope } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
-import { AppError } from '../http/errors.js';
-import type { OrgScope } from '../domain/scope.js';
-import { mayRead, type ConsumerKeys } from '../config/api-keys.js';
+import type { ConsumerLimiter, LimitDecision } from './rate-limit.js';
+
+/** Why a request is refused: the one decision every API surface makes, each saying it in its own format. */
+export type Refusal =
+  /** A key was presented that no consumer has: never quietly treated as anonymous. */
+  | { kind: 'unknown_key' }
+  /** No key, where one is needed (an organization's packages, or anything with AUTH_REQUIRED). */
+  | { kind: 'key_required'; scope: OrgScope }
+  /** A valid key that does not list the organization. */
+  | { kind: 'not_listed'; scope: OrgRef }
+  /** The consumer's request bucket is empty. */
+  | { kind: 'over_limit'; decision: LimitDecision };
+
+/** How one API surface says a refusal, and which headers state a consumer's request limit. */
+export interface AuthDialect {
+  refuse(refusal: Refusal): Error;
+  limitHeaders(decision: LimitDecision): Record<string, string>;
+}
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-Api-Key: <key>`. */
 export function presentedKey(authorization: string | undefined, apiKey: string | undefined): string | null {
@@ -12,28 +29,34 @@ export function presentedKey(authorization: string | undefined, apiKey: string |
 }
 
 /**
- * Identifies the consumer. A request without a key is anonymous; a key that is presented but unknown is
- * a 401, never quietly treated as anonymous.
+ * Identifies the caller (anonymous without a key) and takes one token from a consumer's request bucket.
+ * Each router mounts it on its own paths with its own dialect, so no router is left without it.
  */
-export function authenticate(keys: ConsumerKeys): MiddlewareHandler<AppEnv> {
-  return async function authenticate(c, next) {
+export function consumerAuth(keys: ConsumerKeys, limiter: ConsumerLimiter, dialect: AuthDialect): MiddlewareHandler<AppEnv> {
+  return async function consumerAuth(c, next) {
     const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
     const consumer = key === null ? null : keys.identify(key);
-    if (key !== null && !consumer) throw new AppError('unauthorized', 'unknown API key');
+    if (key !== null && !consumer) throw dialect.refuse({ kind: 'unknown_key' });
     c.set('consumer', consumer);
+    // Anonymous reads have no request bucket: they are answered from the cache, and the upstream calls
+    // they cause are held to their address's share (see upstream/consumer-share.ts).
+    if (!consumer) return next();
+    const decision = await limiter.take(consumer.name);
+    if (!decision.allowed) throw dialect.refuse({ kind: 'over_limit', decision });
     await next();
+    for (const [name, value] of Object.entries(dialect.limitHeaders(decision))) c.res.headers.set(name, value);
   };
 }
 
-/**
- * May this request read `scope`? Public packages are open unless AUTH_REQUIRED; an organization's need a
- * key (401 without one) that lists the organization (403 otherwise).
- */
-export function authorize(c: AppContext, scope: OrgScope, authRequired: boolean): void {
-  const consumer = c.get('consumer');
-  if (!consumer) {
-    if (scope.kind === 'public' && !authRequired) return;
-    throw new AppError('unauthorized', scope.kind === 'public' ? 'an API key is required' : "an API key is required for an organization's packages");
-  }
-  if (!mayRead(consumer, scope)) throw new AppError('forbidden', `this API key may not read organization '${scope.kind === 'public' ? '' : scope.value}'`);
+/** May `consumer` (null: anonymous) read `scope`? Null when it may. */
+export function refusalFor(consumer: Consumer | null, scope: OrgScope, authRequired: boolean): Refusal | null {
+  if (!consumer) return scope.kind === 'public' && !authRequired ? null : { kind: 'key_required', scope };
+  if (scope.kind === 'public' || mayRead(consumer, scope)) return null;
+  return { kind: 'not_listed', scope };
+}
+
+/** Throws the dialect's refusal when this request may not read `scope`. */
+export function authorize(c: AppContext, scope: OrgScope, authRequired: boolean, dialect: AuthDialect): void {
+  const refusal = refusalFor(c.get('consumer'), scope, authRequired);
+  if (refusal) throw dialect.refuse(refusal);
 }

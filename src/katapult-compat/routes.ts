@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import { presentedKey } from '../auth/middleware.js';
-import { mayRead, type Consumer, type ConsumerKeys } from '../config/api-keys.js';
-import type { ConsumerLimiter } from '../auth/rate-limit.js';
+import { authorize, consumerAuth, type AuthDialect } from '../auth/middleware.js';
+import type { Consumer, ConsumerKeys } from '../config/api-keys.js';
+import type { ConsumerLimiter, LimitDecision } from '../auth/rate-limit.js';
 import type { Clock } from '../domain/clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, type ErrorCode } from '../http/errors.js';
@@ -47,15 +47,20 @@ class KatapultError extends Error {
  */
 export function katapultCompatRoutes(deps: KatapultCompatDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
+  const dialect = katapultAuthDialect(deps.limiter);
+  // `/…/*` matches the list path itself too: one registration, one token per request.
+  routes.use('/core/v1/virtual_machine_packages/*', consumerAuth(deps.consumerKeys, deps.limiter, dialect));
+  // Every failure on these paths leaves in Katapult's wrapped envelope.
+  routes.onError((err, c) => katapultError(c, err instanceof KatapultError ? err : fromAppError(err, deps)));
 
   routes.get('/core/v1/virtual_machine_packages', (c) =>
-    answer(c, deps, async (consumer) => {
+    answer(c, async () => {
       const q = new URL(c.req.url).searchParams;
       const scope = organizationOf(q);
       const page = intArg(q, 'page', 1);
       const perPage = intArg(q, 'per_page', 30);
       if (page < 1 || perPage < 1 || perPage > 200) throw new KatapultError('invalid_argument', { issue: 'validation_errors' });
-      permit(consumer, scope, deps.authRequired);
+      authorize(c, scope, deps.authRequired, dialect);
       const all = packagesOf(await serve(deps, () => deps.packages.list(scope, causeOf(c, deps.trustProxyHops))));
       const total = all.length;
       return JSON.stringify({
@@ -68,11 +73,11 @@ export function katapultCompatRoutes(deps: KatapultCompatDeps): Hono<AppEnv> {
   // Both forms real clients use: `/virtual_machine_package` (OpenAPI client) and `/_` (older go-katapult).
   // As in Apia, without a lookup key in the query the path segment is the id (so a bare `/_` finds nothing).
   routes.get('/core/v1/virtual_machine_packages/:segment', (c) =>
-    answer(c, deps, async (consumer) => {
+    answer(c, async (consumer) => {
       const q = new URL(c.req.url).searchParams;
       const segment = c.req.param('segment');
       const lookup = lookupOf(q, segment === 'virtual_machine_package' ? null : segment);
-      if (deps.authRequired && !consumer) throw new KatapultError('missing_api_token');
+      authorize(c, PUBLIC, deps.authRequired, dialect);
       const pkg = await findPackage(deps, lookup, consumer, causeOf(c, deps.trustProxyHops));
       return JSON.stringify({ virtual_machine_package: toWirePackage(pkg) });
     }),
@@ -84,28 +89,33 @@ export function katapultCompatRoutes(deps: KatapultCompatDeps): Hono<AppEnv> {
   return routes;
 }
 
-async function answer(c: AppContext, deps: KatapultCompatDeps, body: (consumer: Consumer | null) => Promise<string>): Promise<Response> {
-  try {
-    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
-    const consumer = key === null ? null : deps.consumerKeys.identify(key);
-    if (key !== null && !consumer) throw new KatapultError('invalid_api_token');
-    c.set('consumer', consumer);
-    const limitHeaders: Record<string, string> = {};
-    if (consumer) {
-      const decision = await deps.limiter.take(consumer.name);
-      // Katapult's own rate-limit headers, carrying this consumer's budget rather than the token's.
-      limitHeaders['x-ratelimit-permitted'] = String(deps.limiter.burst);
-      limitHeaders['x-ratelimit-remaining'] = String(decision.remaining);
-      if (!decision.allowed) throw new KatapultError('rate_limit_reached', { total_permitted: deps.limiter.burst }, { ...limitHeaders, 'retry-after': String(decision.resetSeconds) });
-    }
-    const text = await body(consumer);
-    const etag = katapultEtag(text);
-    const headers = { ...limitHeaders, etag, 'cache-control': 'max-age=0, private, must-revalidate' };
-    if (ifNoneMatchMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
-    return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
-  } catch (err) {
-    return katapultError(c, err instanceof KatapultError ? err : fromAppError(err, deps));
-  }
+/** The body `body` gives, as Katapult sends it: its weak ETag, its caching header, and a 304 when it matches. */
+async function answer(c: AppContext, body: (consumer: Consumer | null) => Promise<string>): Promise<Response> {
+  const text = await body(c.get('consumer'));
+  const etag = katapultEtag(text);
+  const headers = { etag, 'cache-control': 'max-age=0, private, must-revalidate' };
+  if (ifNoneMatchMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+  return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
+}
+
+/** The one auth decision, said as Katapult says it; the consumer's limit in Katapult's own rate-limit headers. */
+function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
+  const limitHeaders = (d: LimitDecision) => ({ 'x-ratelimit-permitted': String(limiter.burst), 'x-ratelimit-remaining': String(d.remaining) });
+  return {
+    limitHeaders,
+    refuse(refusal) {
+      switch (refusal.kind) {
+        case 'unknown_key':
+          return new KatapultError('invalid_api_token');
+        case 'key_required':
+          return new KatapultError('missing_api_token');
+        case 'not_listed':
+          return new KatapultError('scope_not_granted', { scopes: [] });
+        case 'over_limit':
+          return new KatapultError('rate_limit_reached', { total_permitted: limiter.burst }, { ...limitHeaders(refusal.decision), 'retry-after': String(refusal.decision.resetSeconds) });
+      }
+    },
+  };
 }
 
 function katapultError(c: AppContext, err: KatapultError): Response {
@@ -132,14 +142,6 @@ function fromAppError(err: unknown, deps: KatapultCompatDeps): KatapultError {
   const code = FROM_APP[app.code] ?? 'service_unavailable';
   const headers: Record<string, string> = app.retryAfterSeconds ? { 'retry-after': String(app.retryAfterSeconds) } : {};
   return new KatapultError(code, {}, headers);
-}
-
-function permit(consumer: Consumer | null, scope: OrgScope, authRequired: boolean): void {
-  if (!consumer) {
-    if (scope.kind === 'public' && !authRequired) return;
-    throw new KatapultError('missing_api_token');
-  }
-  if (!mayRead(consumer, scope)) throw new KatapultError('scope_not_granted', { scopes: [] });
 }
 
 async function serve(deps: KatapultCompatDeps, fn: () => Promise<Served>): Promise<FoundEntry> {

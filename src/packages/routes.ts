@@ -1,7 +1,10 @@
 import { Hono } from 'hono';
 import type { Clock } from '../domain/clock.js';
 import type { AppContext, AppEnv } from '../http/context.js';
-import { authorize } from '../auth/middleware.js';
+import { authorize, consumerAuth } from '../auth/middleware.js';
+import type { ConsumerLimiter } from '../auth/rate-limit.js';
+import type { ConsumerKeys } from '../config/api-keys.js';
+import { appAuthDialect } from '../auth/app-dialect.js';
 import { causeOf } from '../http/cause.js';
 import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
@@ -20,12 +23,24 @@ export const PACKAGES_ROUTE = '/packages';
 export const PACKAGE_ROUTE = '/packages/:ref';
 
 /** `GET /packages` and `GET /packages/{ref}`: the simplified API for internal services and the frontend. */
-export function packageRoutes(deps: { packages: PackageService; clock: Clock; authRequired: boolean; trustProxyHops: number }): Hono<AppEnv> {
+export interface PackageRoutesDeps {
+  packages: PackageService;
+  clock: Clock;
+  consumerKeys: ConsumerKeys;
+  limiter: ConsumerLimiter;
+  authRequired: boolean;
+  trustProxyHops: number;
+}
+
+export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
+  const dialect = appAuthDialect(deps.limiter);
+  // Who is calling, and within their request limit (`/packages/*` matches `/packages` itself too).
+  routes.use(`${PACKAGES_ROUTE}/*`, consumerAuth(deps.consumerKeys, deps.limiter, dialect));
 
   const shaper = new ListShaper();
   const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string, shape?: ListConveniences) => {
-    authorize(c, scope, deps.authRequired);
+    authorize(c, scope, deps.authRequired, dialect);
     let served = await serve().catch((err: unknown) => {
       throw toAppError(err, deps.clock.now());
     });

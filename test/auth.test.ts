@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refusalFor } from '../src/auth/middleware.js';
+import { ConsumerKeys } from '../src/config/api-keys.js';
+import { PUBLIC } from '../src/domain/scope.js';
+import { ACME_KEY, OPS_KEY } from './support/keys.js';
+import { startStack, type Stack } from './support/stack.js';
+
+describe('one auth decision', () => {
+  it('decides who may read what, whatever the surface', () => {
+    const keys = ConsumerKeys.parse(`acme-app:${ACME_KEY}:acme`);
+    const acme = keys.identify(ACME_KEY)!;
+    const globex = { kind: 'sub_domain', value: 'globex' } as const;
+    expect(refusalFor(null, PUBLIC, false)).toBeNull();
+    expect(refusalFor(null, PUBLIC, true)).toEqual({ kind: 'key_required', scope: PUBLIC });
+    expect(refusalFor(null, globex, false)).toEqual({ kind: 'key_required', scope: globex });
+    expect(refusalFor(acme, { kind: 'sub_domain', value: 'acme' }, true)).toBeNull();
+    expect(refusalFor(acme, PUBLIC, true)).toBeNull();
+    expect(refusalFor(acme, globex, false)).toEqual({ kind: 'not_listed', scope: globex });
+  });
+
+  describe('said by each router in its own format', () => {
+    let stack: Stack;
+    beforeAll(async () => {
+      stack = await startStack({ env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '0.001' } });
+    });
+    afterAll(() => stack.close());
+
+    const both = async (org: string, headers: Record<string, string>) => {
+      const ours = await fetch(`${stack.urls[0]}/packages?organization=${org}`, { headers });
+      const katapult = await fetch(`${stack.urls[0]}/core/v1/virtual_machine_packages?organization[sub_domain]=${org}`, { headers });
+      return [`${ours.status} ${(await ours.json()).error?.code ?? 'ok'}`, `${katapult.status} ${(await katapult.json()).error?.code ?? 'ok'}`];
+    };
+
+    it('refuses the same requests on /packages and on the Katapult-compatible endpoint', async () => {
+      expect(await both('acme', { 'x-api-key': 'not-a-key-of-anyone-here' })).toEqual(['401 unauthorized', '403 invalid_api_token']);
+      expect(await both('acme', {})).toEqual(['401 unauthorized', '400 missing_api_token']);
+      expect(await both('globex', { 'x-api-key': ACME_KEY })).toEqual(['403 forbidden', '403 scope_not_granted']);
+      // One bucket per consumer across both surfaces: 3 requests, then both refuse.
+      const ops = { authorization: `Bearer ${OPS_KEY}` };
+      expect(await both('acme', ops)).toEqual(['200 ok', '200 ok']);
+      expect(await both('acme', ops)).toEqual(['200 ok', '429 rate_limit_reached']);
+      expect(await both('acme', ops)).toEqual(['429 rate_limited', '429 rate_limit_reached']);
+    });
+  });
+});
