@@ -3,6 +3,8 @@ import { Secret } from '../src/config/secret.js';
 import { chargedTo } from '../src/domain/cause.js';
 import { UpstreamError } from '../src/upstream/errors.js';
 import { KatapultClient, PER_PAGE } from '../src/upstream/katapult-client.js';
+import { getPackage, packageList } from '../src/packages/wire.js';
+import { PUBLIC } from '../src/domain/scope.js';
 import { generatedPackages, seedPackages } from '../src/simulator/seed.js';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
 
@@ -31,7 +33,7 @@ describe('Katapult client against the simulator', () => {
   afterAll(() => sim.close());
 
   it('aggregates every page with per_page=200, one request per page, page 1 first', async () => {
-    const res = await client.listAll({ kind: 'public' }, undefined, CAUSE);
+    const res = await client.listAll(packageList(PUBLIC), undefined, CAUSE);
     if (res.notModified) throw new Error('unexpected 304');
     const items = res.pages.flatMap((p) => p.items ?? []);
     expect(items).toHaveLength(450);
@@ -45,27 +47,27 @@ describe('Katapult client against the simulator', () => {
   });
 
   it('revalidates every page with If-None-Match and reports no change on all-304', async () => {
-    const first = await client.listAll({ kind: 'public' }, undefined, CAUSE);
+    const first = await client.listAll(packageList(PUBLIC), undefined, CAUSE);
     if (first.notModified) throw new Error('unexpected 304');
     sim.resetCounts();
-    const again = await client.listAll({ kind: 'public' }, first.pages.map((p) => p.etag), CAUSE);
+    const again = await client.listAll(packageList(PUBLIC), first.pages.map((p) => p.etag), CAUSE);
     expect(again).toEqual({ notModified: true });
     expect(sim.log.map((r) => r.status)).toEqual([304, 304, 304]);
     expect(sim.log.every((r) => r.ifNoneMatch?.startsWith('W/"'))).toBe(true);
   });
 
   it('returns only the changed page when one page changed', async () => {
-    const first = await client.listAll({ kind: 'public' }, undefined, CAUSE);
+    const first = await client.listAll(packageList(PUBLIC), undefined, CAUSE);
     if (first.notModified) throw new Error('unexpected 304');
     sim.updatePackage('vmpkg_Gen0000000000300', { memory_in_gb: 999 });
-    const again = await client.listAll({ kind: 'public' }, first.pages.map((p) => p.etag), CAUSE);
+    const again = await client.listAll(packageList(PUBLIC), first.pages.map((p) => p.etag), CAUSE);
     if (again.notModified) throw new Error('expected a change');
     expect(again.pages.map((p) => p.items === null)).toEqual([true, false, true]);
   });
 
   it('gets a package by id and by permalink, sending the token and a User-Agent', async () => {
-    const byId = await client.getPackage({ by: 'id', value: 'vmpkg_Eh5LYVKScVHpj7sM' }, null, CAUSE);
-    const byLink = await client.getPackage({ by: 'permalink', value: 'rock-3' }, null, CAUSE);
+    const byId = await getPackage(client, { by: 'id', value: 'vmpkg_Eh5LYVKScVHpj7sM' }, null, CAUSE);
+    const byLink = await getPackage(client, { by: 'permalink', value: 'rock-3' }, null, CAUSE);
     if (byId.notModified || byLink.notModified) throw new Error('unexpected 304');
     expect(byId.value).toEqual(byLink.value);
     expect(byId.etag).toBe('W/"1a22b1e94ba820ef313e1dd914e6c766"');
@@ -80,21 +82,21 @@ describe('Katapult client against the simulator', () => {
     [{ kind: 'hang' } as const, 'timeout'],
   ])('maps fault %o to %s', async (fault, kind) => {
     sim.setFault(fault);
-    const err = await client.getPackage({ by: 'permalink', value: 'rock-3' }, null, CAUSE).catch((e: unknown) => e);
+    const err = await getPackage(client, { by: 'permalink', value: 'rock-3' }, null, CAUSE).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).kind).toBe(kind);
   });
 
   it('maps the wrapped 404 envelopes and a refused token', async () => {
-    const missing = await client.getPackage({ by: 'permalink', value: 'no-such' }, null, CAUSE).catch((e: UpstreamError) => e);
+    const missing = await getPackage(client, { by: 'permalink', value: 'no-such' }, null, CAUSE).catch((e: UpstreamError) => e);
     expect((missing as UpstreamError).kind).toBe('package_not_found');
-    const org = await client.listAll({ kind: 'sub_domain', value: 'nope' }, undefined, CAUSE).catch((e: UpstreamError) => e);
+    const org = await client.listAll(packageList({ kind: 'sub_domain', value: 'nope' }), undefined, CAUSE).catch((e: UpstreamError) => e);
     expect((org as UpstreamError).kind).toBe('organization_not_found');
   });
 
   it('says "unavailable" when nothing listens', async () => {
     const dead = new KatapultClient({ baseUrl: 'http://127.0.0.1:1/core/v1', token: new Secret('x'), timeoutMs: 500 });
-    const err = await dead.listAll({ kind: 'public' }, undefined, CAUSE).catch((e: UpstreamError) => e);
+    const err = await dead.listAll(packageList(PUBLIC), undefined, CAUSE).catch((e: UpstreamError) => e);
     expect((err as UpstreamError).kind).toBe('unavailable');
   });
 });
@@ -106,9 +108,12 @@ describe('tolerant parsing', () => {
     new KatapultClient({ baseUrl: 'http://upstream.test', token: new Secret('t'), timeoutMs: 100, fetch: respond(body, status) });
 
   it('turns missing or mistyped fields into null, drops unknown ones, invents nothing', async () => {
-    const res = await clientWith(
-      JSON.stringify({ virtual_machine_package: { id: 'vmpkg_A', name: 'X', cpu_cores: 'four', surprise: { deep: true } } }),
-    ).getPackage({ by: 'id', value: 'vmpkg_A' }, null, CAUSE);
+    const res = await getPackage(
+      clientWith(JSON.stringify({ virtual_machine_package: { id: 'vmpkg_A', name: 'X', cpu_cores: 'four', surprise: { deep: true } } })),
+      { by: 'id', value: 'vmpkg_A' },
+      null,
+      CAUSE,
+    );
     if (res.notModified) throw new Error('unexpected');
     expect(res.value).toEqual({
       id: 'vmpkg_A', name: 'X', permalink: null, cpu_cores: null, ipv4_addresses: null, memory_in_gb: null, storage_in_gb: null,
@@ -117,12 +122,12 @@ describe('tolerant parsing', () => {
   });
 
   it.each(['not json', '{}', '{"virtual_machine_package":{"name":"no id"}}', '[]'])('calls %j a bad response, not a crash', async (body) => {
-    const err = await clientWith(body).getPackage({ by: 'id', value: 'vmpkg_A' }, null, CAUSE).catch((e: UpstreamError) => e);
+    const err = await getPackage(clientWith(body), { by: 'id', value: 'vmpkg_A' }, null, CAUSE).catch((e: UpstreamError) => e);
     expect((err as UpstreamError).kind).toBe('bad_response');
   });
 
   it('treats an unwrapped or empty error body by its status', async () => {
-    const err = await clientWith('<html>bad gateway</html>', 502).getPackage({ by: 'id', value: 'vmpkg_A' }, null, CAUSE).catch((e: UpstreamError) => e);
+    const err = await getPackage(clientWith('<html>bad gateway</html>', 502), { by: 'id', value: 'vmpkg_A' }, null, CAUSE).catch((e: UpstreamError) => e);
     expect((err as UpstreamError).kind).toBe('unavailable');
   });
 });

@@ -1,4 +1,4 @@
-import type { WirePackage } from '../upstream/wire.js';
+import type { WirePackage } from './wire.js';
 
 /** A package as consumers see it. A field Katapult did not send is null, never invented. */
 export interface Package {

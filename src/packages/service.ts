@@ -6,6 +6,7 @@ import type { OrgScope, PackageLookup } from '../domain/scope.js';
 import { isNotFound } from '../upstream/errors.js';
 import type { KatapultClient } from '../upstream/katapult-client.js';
 import { toPackage, type Package } from './model.js';
+import { getPackage, packageList } from './wire.js';
 
 /** A list entry's packages, and a package entry's package: each body decoded once per entry. */
 export const packagesOf = decodedOnce((body) => (JSON.parse(body) as { packages: Package[] }).packages);
@@ -88,7 +89,7 @@ export class PackageService {
     const conditional = held && held.upstreamEtags.every((e) => e !== null) ? held.upstreamEtags : undefined;
     let res;
     try {
-      res = await this.client.listAll(scope, conditional, cause);
+      res = await this.client.listAll(packageList(scope), conditional, cause);
     } catch (err) {
       if (isNotFound(err)) return { kind: 'not_found', code: err.kind };
       throw err;
@@ -103,7 +104,7 @@ export class PackageService {
   async #loadPackage(lookup: PackageLookup, scope: OrgScope, previous: FoundEntry | undefined, cause: Cause): Promise<Loaded> {
     let res;
     try {
-      res = await this.client.getPackage(lookup, previous?.upstreamEtags[0], cause);
+      res = await getPackage(this.client, lookup, previous?.upstreamEtags[0], cause);
     } catch (err) {
       if (isNotFound(err)) return { kind: 'not_found', code: err.kind };
       throw err;

@@ -1,11 +1,10 @@
 import type { Secret } from '../config/secret.js';
 import { UpstreamError, type UpstreamErrorKind } from './errors.js';
 import { readRateLimit, type RateLimit } from './rate-limit.js';
-import { wireError, wireGet, wireListPage, type WireListPage, type WirePackage } from './wire.js';
+import { wireError, type WirePagination } from './wire.js';
 import type { z } from 'zod';
 import type { UpstreamGate } from './gate.js';
 import type { Cause } from '../domain/cause.js';
-import type { OrgScope, PackageLookup } from '../domain/scope.js';
 
 /** A 200 with its body, or a 304 meaning "what you have (`If-None-Match`) is still current". */
 export type Conditional<T> =
@@ -13,17 +12,38 @@ export type Conditional<T> =
   | { notModified: true; etag: string | null; rateLimit: RateLimit };
 
 /** One page of a list walk; `items` is null when the page answered 304 to the ETag we held for it. */
-export interface ListPageResult {
+export interface ListPageResult<T> {
   etag: string | null;
-  items: WirePackage[] | null;
+  items: T[] | null;
 }
-export type ListResult = { notModified: true } | { notModified: false; pages: ListPageResult[] };
+export type ListResult<T> = { notModified: true } | { notModified: false; pages: ListPageResult<T>[] };
 
 /** Told about every upstream exchange, failures included: feeds logs, metrics and the budget governor. */
 export interface UpstreamObserver {
-  (event: { endpoint: Endpoint; status: number | null; outcome: string; rateLimit: RateLimit | null; durationMs: number }): void;
+  (event: { endpoint: string; status: number | null; outcome: string; rateLimit: RateLimit | null; durationMs: number }): void;
 }
-export type Endpoint = 'list' | 'get';
+
+/** One Katapult GET: where, with what query, and what a 200 body must parse as. */
+export interface UpstreamRequest<S extends z.ZodType> {
+  /** The metrics label of the call (`list`, `get`). */
+  endpoint: string;
+  /** Below the base URL, e.g. `/virtual_machine_packages`. */
+  path: string;
+  params: URLSearchParams;
+  schema: S;
+}
+
+/**
+ * A Katapult list endpoint (FACTS.md: `page`, `per_page` up to 200, `pagination` with `total_pages` or
+ * `large_set`): the request of one page, and the schema of a page with its items under `items`.
+ */
+export interface ListSpec<T> {
+  endpoint: string;
+  path: string;
+  /** The query every page carries (an organization, say); `page` and `per_page` are added. */
+  params: URLSearchParams;
+  page: z.ZodType<{ pagination: WirePagination | null; items: T[] }>;
+}
 
 export interface KatapultClientOptions {
   /** e.g. `https://api.katapult.io/core/v1`, no trailing slash. */
@@ -39,21 +59,17 @@ export interface KatapultClientOptions {
   now?: () => number;
 }
 
-interface UpstreamRequest<S extends z.ZodType> {
-  endpoint: Endpoint;
-  path: string;
-  params: URLSearchParams;
-  ifNoneMatch: string | null | undefined;
-  /** What a 200 body must parse as. */
-  schema: S;
-}
-
 /** Katapult's maximum `per_page`: the fewest requests for a full list. */
 export const PER_PAGE = 200;
 /** A list longer than this many pages is treated as a malformed answer rather than walked forever. */
 const MAX_PAGES = 100;
 const USER_AGENT = 'katapult-bff/0.1 (+caching gateway)';
 
+/**
+ * Katapult core/v1 for any resource: one GET with its token, timeout, conditional request, rate-limit
+ * headers and wrapped errors, and the walk over a list's pages. What a resource's bodies look like is
+ * the resource's (e.g. `packages/wire.ts`).
+ */
 export class KatapultClient {
   readonly #opts: Required<Omit<KatapultClientOptions, 'token' | 'observe' | 'gate'>> & Pick<KatapultClientOptions, 'token' | 'observe' | 'gate'>;
 
@@ -66,21 +82,10 @@ export class KatapultClient {
     };
   }
 
-  /** GET /virtual_machine_packages/virtual_machine_package?virtual_machine_package[id|permalink]=… */
-  async getPackage(lookup: PackageLookup, ifNoneMatch: string | null | undefined, cause: Cause): Promise<Conditional<WirePackage>> {
-    const params = new URLSearchParams({ [`virtual_machine_package[${lookup.by}]`]: lookup.value });
-    const path = '/virtual_machine_packages/virtual_machine_package';
-    const res = await this.#request({ endpoint: 'get', path, params, ifNoneMatch, schema: wireGet }, cause);
-    return res.notModified ? res : { ...res, value: res.value.virtual_machine_package };
-  }
-
-  /** GET /virtual_machine_packages?organization[…]=…&page=N&per_page=200 */
-  listPage(scope: OrgScope, page: number, ifNoneMatch: string | null | undefined, cause: Cause): Promise<Conditional<WireListPage>> {
-    const params = new URLSearchParams();
-    if (scope.kind !== 'public') params.set(`organization[${scope.kind}]`, scope.value);
-    params.set('page', String(page));
-    params.set('per_page', String(PER_PAGE));
-    return this.#request({ endpoint: 'list', path: '/virtual_machine_packages', params, ifNoneMatch, schema: wireListPage }, cause);
+  /** One GET, through the gate (breaker, budget, concurrency) when there is one. */
+  get<S extends z.ZodType>(req: UpstreamRequest<S>, ifNoneMatch: string | null | undefined, cause: Cause): Promise<Conditional<z.output<S>>> {
+    const gate = this.#opts.gate;
+    return gate ? gate.run(cause, () => this.#send(req, ifNoneMatch)) : this.#send(req, ifNoneMatch);
   }
 
   /**
@@ -88,27 +93,34 @@ export class KatapultClient {
    * With `previousEtags` (one per page, from the last walk) every page is asked conditionally;
    * `{notModified: true}` means no page changed.
    */
-  async listAll(scope: OrgScope, previousEtags: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult> {
-    const result = await this.#walk(scope, previousEtags, cause);
+  async listAll<T>(spec: ListSpec<T>, previousEtags: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult<T>> {
+    const result = await this.#walk(spec, previousEtags, cause);
     // The page count moved under a conditional walk: pages no longer line up with what we held.
-    return result === 'shifted' ? ((await this.#walk(scope, undefined, cause)) as ListResult) : result;
+    return result === 'shifted' ? ((await this.#walk(spec, undefined, cause)) as ListResult<T>) : result;
   }
 
-  async #walk(scope: OrgScope, previous: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult | 'shifted'> {
-    const first = await this.listPage(scope, 1, previous?.[0], cause);
+  #page<T>(spec: ListSpec<T>, page: number, ifNoneMatch: string | null | undefined, cause: Cause) {
+    const params = new URLSearchParams(spec.params);
+    params.set('page', String(page));
+    params.set('per_page', String(PER_PAGE));
+    return this.get({ endpoint: spec.endpoint, path: spec.path, params, schema: spec.page }, ifNoneMatch, cause);
+  }
+
+  async #walk<T>(spec: ListSpec<T>, previous: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult<T> | 'shifted'> {
+    const first = await this.#page(spec, 1, previous?.[0], cause);
     if (first.notModified && !previous) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
     const totalPages = first.notModified ? previous!.length : first.value.pagination?.total_pages ?? null;
-    const pages: ListPageResult[] = [{ etag: first.etag, items: first.notModified ? null : first.value.virtual_machine_packages }];
+    const pages: ListPageResult<T>[] = [{ etag: first.etag, items: first.notModified ? null : first.value.items }];
 
     if (totalPages === null) {
       // `large_set`: no total is given, so walk on until a page shorter than upstream's own page size.
-      let last = first.notModified ? [] : first.value.virtual_machine_packages;
+      let last = first.notModified ? [] : first.value.items;
       const pageSize = (first.notModified ? null : first.value.pagination?.per_page) ?? PER_PAGE;
       for (let page = 2; last.length === pageSize; page++) {
         if (page > MAX_PAGES) throw new UpstreamError('bad_response', `list longer than ${MAX_PAGES} pages`);
-        const res = await this.listPage(scope, page, null, cause);
+        const res = await this.#page(spec, page, null, cause);
         if (res.notModified) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
-        last = res.value.virtual_machine_packages;
+        last = res.value.items;
         pages.push({ etag: res.etag, items: last });
       }
       return { notModified: false, pages };
@@ -116,26 +128,18 @@ export class KatapultClient {
     if (totalPages > MAX_PAGES) throw new UpstreamError('bad_response', `list of ${totalPages} pages exceeds ${MAX_PAGES}`);
     if (previous && totalPages !== previous.length) return 'shifted';
 
-    const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) =>
-      this.listPage(scope, page, previous?.[page - 1], cause),
-    );
+    const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) => this.#page(spec, page, previous?.[page - 1], cause));
     for (const res of rest) {
       if (!res.notModified && res.value.pagination?.total_pages != null && res.value.pagination.total_pages !== totalPages) {
         if (previous) return 'shifted';
         throw new UpstreamError('bad_response', 'page count changed during the walk');
       }
-      pages.push({ etag: res.etag, items: res.notModified ? null : res.value.virtual_machine_packages });
+      pages.push({ etag: res.etag, items: res.notModified ? null : res.value.items });
     }
     return pages.every((p) => p.items === null) ? { notModified: true } : { notModified: false, pages };
   }
 
-  /** Through the gate (breaker, budget, concurrency) when there is one. */
-  #request<S extends z.ZodType>(req: UpstreamRequest<S>, cause: Cause): Promise<Conditional<z.output<S>>> {
-    const gate = this.#opts.gate;
-    return gate ? gate.run(cause, () => this.#send(req)) : this.#send(req);
-  }
-
-  async #send<S extends z.ZodType>({ endpoint, path, params, ifNoneMatch, schema }: UpstreamRequest<S>): Promise<Conditional<z.output<S>>> {
+  async #send<S extends z.ZodType>({ endpoint, path, params, schema }: UpstreamRequest<S>, ifNoneMatch: string | null | undefined): Promise<Conditional<z.output<S>>> {
     const { baseUrl, token, timeoutMs, fetch, now } = this.#opts;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (token) headers.authorization = `Bearer ${token.reveal()}`;
