@@ -51,7 +51,7 @@ async function fleet(redisUrl: string | null, instances: number, env: Record<str
   return {
     sim,
     urls,
-    settle: () => Promise.all(runtimes.map((r) => r.deps.packages.settle())),
+    settle: () => Promise.all(runtimes.map((r) => r.deps.engine.settle())),
     async close() {
       await Promise.all(runtimes.map((r) => r.close()));
       await sim.close();

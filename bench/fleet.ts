@@ -88,7 +88,7 @@ export async function fleetScenario(redisUrl: string | null, label: string): Pro
     non200 += statuses.filter((s) => s !== 200).length;
     now += STEP_MS * batch.length;
   }
-  await Promise.all(runtimes.map((r) => r.deps.packages.settle()));
+  await Promise.all(runtimes.map((r) => r.deps.engine.settle()));
   const figures = {
     label,
     keys: keys.length,

@@ -3,8 +3,10 @@ import type { RedisGuard } from './redis/guard.js';
 import { adminRoutes } from './admin/routes.js';
 import type { ConsumerLimiter } from './auth/rate-limit.js';
 import type { CorsPolicy } from './http/cors.js';
-import { openApiRoutes } from './packages/openapi.js';
-import { katapultCompatRoutes } from './katapult-compat/routes.js';
+import { openApiRoutes } from './http/openapi.js';
+import { katapultSurface } from './katapult-compat/surface.js';
+import type { PurgeTarget, Resource } from './resource/resource.js';
+import type { CacheEngine } from './cache/engine.js';
 import { healthRoutes } from './http/health.js';
 import type { CircuitBreaker } from './upstream/breaker.js';
 import type { BudgetGovernor } from './upstream/governor.js';
@@ -19,15 +21,15 @@ import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { RequestLog } from './observability/request-log.js';
-import { packageRoutes } from './packages/routes.js';
-import type { PackageService } from './packages/service.js';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   clock: Clock;
   store: TieredStore;
-  packages: PackageService;
+  engine: CacheEngine;
+  /** The cached Katapult resources: each brings its routes, compatible endpoints, OpenAPI paths and key space. */
+  resources: Resource[];
   requestLog: RequestLog;
   /** The guarded Redis, null without one. */
   redis: RedisGuard | null;
@@ -47,12 +49,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestContext(deps.requestLog));
   if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
-  app.route('/', openApiRoutes());
+  app.route('/', openApiRoutes(deps.resources.map((r) => r.document)));
   // Each router authenticates its own requests, in its own error format.
-  app.route('/', packageRoutes({ ...deps, ...deps.config }));
-  app.route('/', katapultCompatRoutes({ ...deps, consumerKeys: deps.config.consumerKeys, authRequired: deps.config.authRequired, trustProxyHops: deps.config.trustProxyHops }));
+  for (const resource of deps.resources) app.route('/', resource.routes);
+  app.route('/', katapultSurface({ ...deps, ...deps.config }, deps.resources.flatMap((r) => r.compat ?? [])));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
-  if (deps.config.adminToken) app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1 }));
+  if (deps.config.adminToken) {
+    const purgePatterns = (target: PurgeTarget) => deps.resources.flatMap((r) => r.purgePatterns(target));
+    app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1, purgePatterns }));
+  }
 
   // Answered here rather than thrown: the request middleware must still see it and stamp the request id.
   app.notFound((c) => errorResponse(c, new AppError('route_not_found', `no route for ${c.req.method} ${printable(c.req.path)}`)));

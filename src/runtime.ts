@@ -15,11 +15,11 @@ import type { Config } from './config/config.js';
 import { InvalidationListener } from './coordination/invalidation.js';
 import { RefreshLock } from './cache/refresh-lock.js';
 import { CorsPolicy } from './http/cors.js';
-import { createHitPath } from './packages/hit-path.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
-import { PackageService } from './packages/service.js';
+import { packagesResource } from './packages/index.js';
+import type { ResourceParts } from './resource/resource.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { ConsumerShare } from './upstream/consumer-share.js';
 import { upstreamFailures } from './upstream/errors.js';
@@ -107,12 +107,16 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     staleWaitMs: leaseMs,
     onServed: (served) => metrics.served(served),
   });
-  const packages = new PackageService(engine, client);
   const limiter = new ConsumerLimiter(guard, clock, config.consumerRatePerSecond, config.consumerBurst);
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
-  const deps: AppDeps = { config, logger, clock, store, packages, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog: new RequestLog(logger, metrics) };
+  const requestLog = new RequestLog(logger, metrics);
+  const shared: ResourceParts = { engine, client, store, clock, config, limiter, requestLog, cors, onFastHit: () => metrics.l1Hit() };
+  // The cached Katapult resources: a new one is a folder of its own and one entry here.
+  const resources = [packagesResource(shared)];
+  const deps: AppDeps = { config, logger, clock, store, engine, resources, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);
+  const fastPaths = resources.flatMap((r) => (r.fastPath ? [r.fastPath] : []));
 
   let server: Server | null = null;
   return {
@@ -120,10 +124,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     async listen(port = config.port, host = config.host) {
-      const hit = createHitPath(store.l1, clock, deps.requestLog, () => metrics.l1Hit(), { ...config, cors });
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
-        if (!hit(req, res)) void full(req, res);
+        for (const fast of fastPaths) if (fast(req, res)) return;
+        void full(req, res);
       });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
@@ -141,7 +145,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         await closing;
         clearTimeout(cut);
       }
-      await Promise.race([packages.settle(), sleep(graceMs)]);
+      await Promise.race([engine.settle(), sleep(graceMs)]);
       await invalidations?.close();
       if (redis) {
         await redis.quit().catch(() => undefined);

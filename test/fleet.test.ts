@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { listKey } from '../src/cache/keys.js';
+import { listKey } from '../src/packages/keys.js';
 import { generatedPackages, seedPackages } from '../src/simulator/seed.js';
 import { FakeClock } from './support/clock.js';
 import { asOps } from './support/keys.js';
@@ -78,7 +78,7 @@ describe('a fleet of three instances', () => {
     stack.sim.setFault(null);
     clock.advance(3_000);
     await everyInstance(); // still inside the minute: nobody asks upstream
-    await Promise.all(stack.runtimes.map((r) => r.deps.packages.settle()));
+    await Promise.all(stack.runtimes.map((r) => r.deps.engine.settle()));
     expect(stack.sim.count()).toBe(afterLimit);
     const readyz = await (await fetch(`${stack.urls[2]}/readyz`)).json();
     expect(readyz.upstream.budget.blockedUntil).toBe(Date.UTC(2026, 10, 23, 9, 2, 0));
@@ -98,7 +98,7 @@ describe('a fleet of three instances', () => {
 
     clock.advance(52_000); // inside the refresh-ahead window of a 60 s freshness
     expect((await (await fetch(paths[0]!)).json()).package.storageGb).toBe(old.package.storageGb);
-    await stack.runtimes[0]!.deps.packages.settle(); // instance 0 refreshed, wrote and broadcast
+    await stack.runtimes[0]!.deps.engine.settle(); // instance 0 refreshed, wrote and broadcast
     const key = 'kbff:v1:{pkg:public:permalink=rock-6}';
     const shared = await admin.hgetall(key);
     expect(JSON.parse(shared.body!).package.storageGb).toBe(60);

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listKey } from '../src/cache/keys.js';
+import { listKey } from '../src/packages/keys.js';
 import { loadConfig } from '../src/config/config.js';
 import { Secret } from '../src/config/secret.js';
 import { createLogger } from '../src/observability/logger.js';

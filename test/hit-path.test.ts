@@ -51,7 +51,7 @@ describe('cache-hit path', () => {
     clock.advance(52_000);
     const res = await fetch(`${url}/packages/boulder-20`);
     expect(res.headers.get('x-cache')).toBe('HIT');
-    await stack.runtimes[0]!.deps.packages.settle();
+    await stack.runtimes[0]!.deps.engine.settle();
     expect(stack.sim.count()).toBe(before + 1);
   });
 

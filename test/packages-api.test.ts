@@ -43,7 +43,7 @@ describe('/packages', () => {
 
   /** Background refreshes are awaited by nobody: wait for them, then count upstream calls. */
   const upstreamCalls = async (n: number) => {
-    await rt.deps.packages.settle();
+    await rt.deps.engine.settle();
     expect(sim.count()).toBe(n);
   };
 

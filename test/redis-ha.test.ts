@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listKey } from '../src/cache/keys.js';
+import { listKey } from '../src/packages/keys.js';
 import { asOps } from './support/keys.js';
 import { hasRedisServer, RedisProcesses } from './support/redis-processes.js';
 import { redisReady, startStack, type Stack } from './support/stack.js';

@@ -139,7 +139,7 @@ describe('the token budget under abuse', () => {
         expect(a.status).toBe(200);
         seen.add(a.headers.get('x-cache')!);
         await a.arrayBuffer();
-        await stack.runtimes[i]!.deps.packages.settle();
+        await stack.runtimes[i]!.deps.engine.settle();
       }
       clock.advance(200);
     }

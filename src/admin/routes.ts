@@ -8,7 +8,7 @@ import type { AppEnv } from '../http/context.js';
 import { AppError } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { organizationParam, packageRefParam } from '../domain/scope.js';
-import { purgePatterns, type PurgeTarget } from '../cache/keys.js';
+import type { PurgeTarget } from '../resource/resource.js';
 import { purge } from './invalidate.js';
 
 const target = z.union([
@@ -21,7 +21,14 @@ const target = z.union([
  * `POST /admin/invalidate` with `Authorization: Bearer <ADMIN_TOKEN>` and a body naming what to purge:
  * `{"all":true}`, `{"organization":"acme"}` or `{"package":"rock-3"}`. Mounted only when ADMIN_TOKEN is set.
  */
-export function adminRoutes(deps: { adminToken: Secret; l1: MemoryStore; redis: RedisGuard | null; logger: Logger }): Hono<AppEnv> {
+export function adminRoutes(deps: {
+  adminToken: Secret;
+  l1: MemoryStore;
+  redis: RedisGuard | null;
+  logger: Logger;
+  /** Every resource's key patterns for a target. */
+  purgePatterns: (target: PurgeTarget) => string[];
+}): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const expected = digest(deps.adminToken.reveal());
 
@@ -43,7 +50,7 @@ export function adminRoutes(deps: { adminToken: Secret; l1: MemoryStore; redis: 
       const where = issue.path.length ? `body field '${issue.path.join('.')}'` : 'body';
       throw new AppError('invalid_request', `${where}: name exactly one of all (true), organization or package`);
     }
-    const patterns = purgePatterns(parsed.data as PurgeTarget);
+    const patterns = deps.purgePatterns(parsed.data as PurgeTarget);
     const sharedEntries = await purge(patterns, deps.l1, deps.redis?.client ?? null);
     deps.logger.info({ reqId: c.get('requestId'), patterns, sharedEntries }, 'admin purge');
     return c.json({ purged: { patterns, sharedEntries } });

@@ -1,8 +1,9 @@
-import type { OrgRef, OrgScope, PackageLookup } from '../domain/scope.js';
+import type { OrgRef, OrgScope } from '../domain/scope.js';
 
 /**
- * Cache keys. Versioned (bump when the entry or representation changes) and always carrying the
- * organization scope, so an organization's private packages can never answer another scope's request.
+ * Every Redis key and pattern. Cache keys are versioned (bump when the entry or representation changes)
+ * and always carry the organization scope, so an organization's private items can never answer another
+ * scope's request; each resource names its own namespaces (e.g. `packages/keys.ts`).
  * The `{…}` hash tag keeps an entry and its lock in one Redis Cluster slot.
  */
 const PREFIX = 'kbff:v1:';
@@ -27,26 +28,20 @@ export function shareKey(chargeTo: string, minute: number): string {
   return `${PREFIX}{share:${encodeURIComponent(chargeTo)}}:${minute}`;
 }
 
-export function listKey(scope: OrgScope): string {
-  return `${PREFIX}{list:${scopePart(scope)}}`;
+/** A cached item's key: its resource's namespace, the scope, and the item within it (none for a list). */
+export function cacheKey(namespace: string, scope: OrgScope, item?: string): string {
+  return `${PREFIX}{${namespace}:${scopePart(scope)}${item === undefined ? '' : `:${item}`}}`;
 }
 
-export function packageKey(lookup: PackageLookup, scope: OrgScope): string {
-  return `${PREFIX}{pkg:${scopePart(scope)}:${lookup.by}=${encodeURIComponent(lookup.value)}}`;
-}
+/** What a purge names: everything, one organization's scope, or one item (in every scope). */
+export type KeySelection = { all: true } | { organization: OrgRef } | { item: string };
 
-export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: PackageLookup };
-
-/**
- * The key patterns (Redis globs, `*` only) a purge covers, built from the same parts as the keys. A
- * package is cached under the form it was asked by (id or permalink) in every scope; lists hold every
- * package, so they go too.
- */
-export function purgePatterns(target: PurgeTarget): string[] {
-  if ('all' in target) return [`${PREFIX}{list:*}`, `${PREFIX}{pkg:*}`];
-  if ('organization' in target) {
-    const scope = scopePart(target.organization);
-    return [`${PREFIX}{list:${scope}}`, `${PREFIX}{pkg:${scope}:*}`];
+/** The key patterns (Redis globs, `*` only) of a purge in `namespace`, built from the same parts as the keys. */
+export function keyPatterns(namespace: string, of: KeySelection): string[] {
+  if ('all' in of) return [`${PREFIX}{${namespace}:*}`];
+  if ('organization' in of) {
+    const scope = scopePart(of.organization);
+    return [`${PREFIX}{${namespace}:${scope}}`, `${PREFIX}{${namespace}:${scope}:*}`];
   }
-  return [`${PREFIX}{list:*}`, `${PREFIX}{pkg:*:${target.package.by}=${encodeURIComponent(target.package.value)}}`];
+  return [`${PREFIX}{${namespace}:*:${of.item}}`];
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listKey, packageKey } from '../cache/keys.js';
+import { listKey, packageKey } from './keys.js';
 import type { CacheEntry } from '../cache/entry.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import type { Clock } from '../domain/clock.js';

@@ -22,16 +22,3 @@ export const packageSchema = z
 /** A list answer; with `fields=` each package holds only the fields asked for. */
 export const packageListSchema = z.object({ packages: z.array(packageSchema.partial()) }).strict().meta({ id: 'PackageList' });
 export const packageAnswerSchema = z.object({ package: packageSchema }).strict().meta({ id: 'PackageAnswer' });
-
-export const errorSchema = z
-  .object({
-    error: z
-      .object({
-        code: z.string().meta({ example: 'package_not_found' }),
-        message: z.string(),
-        requestId: z.string(),
-      })
-      .strict(),
-  })
-  .strict()
-  .meta({ id: 'Error' });

@@ -1,6 +1,6 @@
 import type { CacheEngine, Loaded, Loader } from '../cache/engine.js';
 import { decodedOnce, type FoundEntry, type Served } from '../cache/entry.js';
-import { listKey, packageKey } from '../cache/keys.js';
+import { listKey, packageKey } from './keys.js';
 import type { Cause } from '../domain/cause.js';
 import type { OrgScope, PackageLookup } from '../domain/scope.js';
 import { isNotFound } from '../upstream/errors.js';

@@ -1,36 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Package } from '../packages/model.js';
-
-/**
- * Our packages back in Katapult's wire format, field for field in Katapult's order (FACTS.md): the list
- * endpoint's reduced field set, and the get endpoint's full one. Only the icon loses detail: we keep its
- * URL, so it comes back as `{"url":…}`.
- */
-export function toWireListItem(p: Package): Record<string, unknown> {
-  return {
-    id: p.id,
-    name: p.name,
-    permalink: p.permalink,
-    cpu_cores: p.cpuCores,
-    ipv4_addresses: p.ipv4Addresses,
-    memory_in_gb: p.memoryGb,
-    storage_in_gb: p.storageGb,
-    privacy: p.privacy,
-    icon: p.iconUrl === null ? null : { url: p.iconUrl },
-  };
-}
-
-export function toWirePackage(p: Package): Record<string, unknown> {
-  const { privacy, icon, ...head } = toWireListItem(p);
-  return {
-    ...head,
-    monthly_bandwidth_allowance_in_gb: p.monthlyBandwidthGb,
-    privacy,
-    icon,
-    use_dedicated_cpus: p.dedicatedCpus,
-    group: p.group,
-  };
-}
 
 /** Katapult's ETag: weak, the first 32 hex digits of the SHA-256 of the exact body. */
 export function katapultEtag(body: string): string {

@@ -1,0 +1,152 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { authorize, consumerAuth, type AuthDialect } from '../auth/middleware.js';
+import type { ConsumerLimiter, LimitDecision } from '../auth/rate-limit.js';
+import type { FoundEntry, Served } from '../cache/entry.js';
+import type { ConsumerKeys } from '../config/api-keys.js';
+import type { Clock } from '../domain/clock.js';
+import { organizationParam, PUBLIC, type OrgRef, type OrgScope } from '../domain/scope.js';
+import type { AppContext, AppEnv } from '../http/context.js';
+import { AppError, type ErrorCode } from '../http/errors.js';
+import { ifNoneMatchMatches } from '../http/etag.js';
+import { toAppError } from '../http/upstream-errors.js';
+import type { Logger } from '../observability/logger.js';
+import { KATAPULT_ERRORS, katapultEtag, type KatapultErrorCode } from './envelope.js';
+
+/** Thrown inside the surface: answered in Katapult's wrapped envelope. */
+export class KatapultError extends Error {
+  constructor(
+    readonly code: KatapultErrorCode,
+    readonly detail: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(code);
+  }
+}
+
+export interface KatapultSurfaceDeps {
+  clock: Clock;
+  logger: Logger;
+  consumerKeys: ConsumerKeys;
+  limiter: ConsumerLimiter;
+  authRequired: boolean;
+}
+
+/** What a resource's Katapult-compatible handlers are built from: one way to authenticate, answer and fail. */
+export interface CompatKit {
+  /** Who is calling, within its request limit, refused in Katapult's words: mount it on the resource's paths. */
+  auth: MiddlewareHandler<AppEnv>;
+  /** Throws Katapult's refusal when this request may not read `scope`. */
+  authorize(c: AppContext, scope: OrgScope): void;
+  /** A body as Katapult sends it: its weak ETag, its caching header, and a 304 when it matches. */
+  answer(c: AppContext, body: () => Promise<string>): Promise<Response>;
+  /** The entry of a cache answer, or Katapult's not-found for a remembered one. */
+  found(served: Served): FoundEntry;
+}
+
+/**
+ * Katapult core/v1 at the service root, so existing Katapult clients (go-katapult) work by changing
+ * their base URL to `<this service>/core/v1`. The caller's `Authorization: Bearer` carries its consumer
+ * key, never the Katapult token; bodies, ETags, pagination and errors are Katapult's. Each resource adds
+ * its endpoints through `mounts`; every other path is Katapult's own `route_not_found`: nothing is passed through.
+ */
+export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes: Hono<AppEnv>, kit: CompatKit) => void>): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  const dialect = katapultAuthDialect(deps.limiter);
+  const kit: CompatKit = {
+    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect),
+    authorize: (c, scope) => authorize(c, scope, deps.authRequired, dialect),
+    async answer(c, body) {
+      const text = await body();
+      const etag = katapultEtag(text);
+      const headers = { etag, 'cache-control': 'max-age=0, private, must-revalidate' };
+      if (ifNoneMatchMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+      return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
+    },
+    found(served) {
+      if (served.entry.kind === 'not_found') throw new KatapultError(served.entry.code as KatapultErrorCode);
+      return served.entry;
+    },
+  };
+  for (const mount of mounts) mount(routes, kit);
+  routes.all('/core/v1/*', () => {
+    throw new KatapultError('route_not_found');
+  });
+  // Every failure on these paths leaves in Katapult's wrapped envelope.
+  routes.onError((err, c) => katapultError(c, err instanceof KatapultError ? err : fromAppError(err, deps)));
+  return routes;
+}
+
+/** The one auth decision, said as Katapult says it; the consumer's limit in Katapult's own rate-limit headers. */
+function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
+  const limitHeaders = (d: LimitDecision) => ({ 'x-ratelimit-permitted': String(limiter.burst), 'x-ratelimit-remaining': String(d.remaining) });
+  return {
+    limitHeaders,
+    refuse(refusal) {
+      switch (refusal.kind) {
+        case 'unknown_key':
+          return new KatapultError('invalid_api_token');
+        case 'key_required':
+          return new KatapultError('missing_api_token');
+        case 'not_listed':
+          return new KatapultError('scope_not_granted', { scopes: [] });
+        case 'over_limit':
+          return new KatapultError('rate_limit_reached', { total_permitted: limiter.burst }, { ...limitHeaders(refusal.decision), 'retry-after': String(refusal.decision.resetSeconds) });
+      }
+    },
+  };
+}
+
+function katapultError(c: AppContext, err: KatapultError): Response {
+  const [status, description] = KATAPULT_ERRORS[err.code];
+  const body = JSON.stringify({ error: { code: err.code, description, detail: err.detail } });
+  return c.body(body, status as 400, { ...err.headers, 'content-type': 'application/json', 'cache-control': 'no-cache', 'x-api-schema': 'json-error' });
+}
+
+/** Each of this service's errors in Katapult's words: every code, so a new one cannot be left unsaid. */
+const FROM_APP: Record<ErrorCode, KatapultErrorCode> = {
+  invalid_request: 'invalid_argument',
+  unauthorized: 'missing_api_token',
+  forbidden: 'scope_not_granted',
+  route_not_found: 'route_not_found',
+  package_not_found: 'package_not_found',
+  organization_not_found: 'organization_not_found',
+  method_not_allowed: 'route_not_found',
+  rate_limited: 'rate_limit_reached',
+  upstream_share_exhausted: 'rate_limit_reached',
+  upstream_error: 'service_unavailable',
+  upstream_unavailable: 'service_unavailable',
+  upstream_rate_limited: 'service_unavailable',
+  upstream_timeout: 'service_unavailable',
+  internal_error: 'service_unavailable',
+};
+
+function fromAppError(err: unknown, deps: KatapultSurfaceDeps): KatapultError {
+  const app = err instanceof AppError ? err : toAppError(err, deps.clock.now());
+  if (!(app instanceof AppError)) {
+    deps.logger.error({ err }, 'unhandled error on the Katapult-compatible endpoint');
+    return new KatapultError('service_unavailable');
+  }
+  const headers: Record<string, string> = app.retryAfterSeconds ? { 'retry-after': String(app.retryAfterSeconds) } : {};
+  return new KatapultError(FROM_APP[app.code], {}, headers);
+}
+
+/** `organization[id]` or `organization[sub_domain]`, not both; neither means public items only. */
+export function organizationOf(q: URLSearchParams): OrgScope {
+  const id = q.get('organization[id]');
+  const sub = q.get('organization[sub_domain]');
+  if (id !== null && sub !== null) throw new KatapultError('invalid_argument', { issue: 'ambiguous_lookup_values' });
+  if (id === null && sub === null) return PUBLIC;
+  const kind: OrgRef['kind'] = id !== null ? 'id' : 'sub_domain';
+  const parsed = organizationParam.safeParse(id ?? sub);
+  // A value that cannot name any organization is not worth an upstream call.
+  if (!parsed.success || parsed.data.kind !== kind) throw new KatapultError('organization_not_found');
+  return parsed.data;
+}
+
+/** A whole-number query argument, Katapult's `invalid_argument` when it is not one. */
+export function intArg(q: URLSearchParams, name: string, fallback: number): number {
+  const raw = q.get(name);
+  if (raw === null) return fallback;
+  if (!/^-?\d{1,9}$/.test(raw)) throw new KatapultError('invalid_argument', { issue: 'parse_error', argument: name });
+  return Number(raw);
+}

@@ -1,0 +1,20 @@
+import type { Resource, ResourceParts } from '../resource/resource.js';
+import { mountPackageCompat } from './compat.js';
+import { createHitPath } from './hit-path.js';
+import { purgePatterns } from './keys.js';
+import { documentPackages } from './openapi.js';
+import { packageRoutes } from './routes.js';
+import { PackageService } from './service.js';
+
+/** Katapult's virtual machine packages: the first cached resource. */
+export function packagesResource(parts: ResourceParts): Resource {
+  const { config } = parts;
+  const packages = new PackageService(parts.engine, parts.client);
+  return {
+    routes: packageRoutes({ ...parts, ...config, packages }),
+    compat: mountPackageCompat({ packages, trustProxyHops: config.trustProxyHops }),
+    document: documentPackages,
+    purgePatterns,
+    fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors }),
+  };
+}

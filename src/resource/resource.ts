@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hono } from 'hono';
+import type { ConsumerLimiter } from '../auth/rate-limit.js';
+import type { CacheEngine } from '../cache/engine.js';
+import type { TieredStore } from '../cache/tiered-store.js';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../domain/clock.js';
+import type { OrgRef, PackageLookup } from '../domain/scope.js';
+import type { AppEnv } from '../http/context.js';
+import type { CorsPolicy } from '../http/cors.js';
+import type { OpenAPIRegistry } from '../http/openapi.js';
+import type { CompatKit } from '../katapult-compat/surface.js';
+import type { RequestLog } from '../observability/request-log.js';
+import type { KatapultClient } from '../upstream/katapult-client.js';
+
+/** What `POST /admin/invalidate` names: everything, one organization, or one package. */
+export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: PackageLookup };
+
+/** The shared parts a resource is built from; its own parts (service, routes, keys) it builds itself. */
+export interface ResourceParts {
+  engine: CacheEngine;
+  client: KatapultClient;
+  store: TieredStore;
+  clock: Clock;
+  config: Config;
+  limiter: ConsumerLimiter;
+  requestLog: RequestLog;
+  /** Counts an answer its fast path gave from L1. */
+  onFastHit: () => void;
+  cors: CorsPolicy | null;
+}
+
+/**
+ * A cached Katapult resource, as the composition root sees it. Its folder holds the rest: its wire
+ * schema and requests, its mapping, its key space, its loaders on the cache engine, its parameters and
+ * routes, and its Katapult-compatible endpoints (see `packages/`).
+ */
+export interface Resource {
+  /** Its simplified API; it authenticates its own requests. */
+  routes: Hono<AppEnv>;
+  /** Adds its endpoints to the Katapult-compatible `/core/v1` surface. */
+  compat?: (routes: Hono<AppEnv>, kit: CompatKit) => void;
+  /** Adds its paths to `/openapi.json`. */
+  document(registry: OpenAPIRegistry): void;
+  /** The key patterns of its key space that a purge covers (none when the target is not its own). */
+  purgePatterns(target: PurgeTarget): string[];
+  /** Answers what it can from L1 before any router; false leaves the request to the routers. */
+  fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
