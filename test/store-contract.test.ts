@@ -1,0 +1,64 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CacheEntry, CacheStore } from '../src/cache/entry.js';
+import { MemoryStore } from '../src/cache/memory-store.js';
+import { RedisStore } from '../src/cache/redis-store.js';
+import { createLogger } from '../src/observability/logger.js';
+import { RedisGuard } from '../src/redis/guard.js';
+import { FakeClock } from './support/clock.js';
+import { cleanRedisUrl } from './support/redis.js';
+
+const silent = createLogger('silent');
+const clock = new FakeClock();
+let redis: Redis;
+beforeAll(async () => {
+  redis = new Redis(await cleanRedisUrl());
+});
+afterAll(() => redis.quit());
+
+/** The one contract every cache tier keeps, run against each (bentocache's driver test suite does the same). */
+describe.each([
+  ['memory (L1)', () => new MemoryStore(1_000_000, clock)],
+  ['Redis (L2)', () => new RedisStore(new RedisGuard(redis, clock, silent), clock, silent)],
+] as Array<[string, () => CacheStore]>)('cache store contract: %s', (_name, make) => {
+  let store: CacheStore;
+  let n = 0;
+  const key = () => `kbff:v1:{contract:${++n}:${Math.random()}}`;
+  const times = () => ({ storedAt: clock.now(), freshUntil: clock.now() + 60_000, staleUntil: clock.now() + 120_000 });
+  beforeAll(() => {
+    store = make();
+  });
+
+  it('answers undefined for a key it does not hold', async () => {
+    expect(await store.get(key())).toBeUndefined();
+  });
+
+  it('gives back a found entry as it was stored, page counts and null upstream ETags included', async () => {
+    const k = key();
+    const entry: CacheEntry = { kind: 'found', body: '{"packages":[]}', etag: '"e1"', upstreamEtags: ['W/"a"', null], pages: [200, 3], ...times() };
+    await store.set(k, entry);
+    expect(await store.get(k)).toEqual(entry);
+  });
+
+  it('gives back a not-found entry with its code', async () => {
+    const k = key();
+    const entry: CacheEntry = { kind: 'not_found', code: 'package_not_found', etag: '"nf"', ...times() };
+    await store.set(k, entry);
+    expect(await store.get(k)).toEqual(entry);
+  });
+
+  it('replaces an entry with a newer one', async () => {
+    const k = key();
+    await store.set(k, { kind: 'found', body: 'old', etag: '"1"', upstreamEtags: [], ...times() });
+    clock.advance(1000);
+    const newer: CacheEntry = { kind: 'found', body: 'new', etag: '"2"', upstreamEtags: ['W/"b"'], ...times() };
+    await store.set(k, newer);
+    expect(await store.get(k)).toEqual(newer);
+  });
+
+  it('keeps nothing that is past its stale window', async () => {
+    const k = key();
+    await store.set(k, { kind: 'found', body: 'gone', etag: '"g"', upstreamEtags: [], storedAt: clock.now() - 10, freshUntil: clock.now() - 5, staleUntil: clock.now() });
+    expect(await store.get(k)).toBeUndefined();
+  });
+});
