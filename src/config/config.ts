@@ -58,60 +58,65 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
+/**
+ * The environment, validated, turned into the typed config: the schema above is the only description of
+ * a setting, and `Config` is what this gives. Reading a mounted file (the token, the keys) happens here too.
+ */
+const configFrom = (readFile: (path: string) => string) =>
+  schema.transform((e) => ({
+    port: e.PORT,
+    host: e.HOST,
+    /** Base URL of Katapult core/v1, without a trailing slash. */
+    katapultApiUrl: e.KATAPULT_API_URL.replace(/\/+$/, ''),
+    /** Null only in demo mode and tests that never call upstream. */
+    katapultToken: readToken(e.KATAPULT_API_TOKEN, e.KATAPULT_API_TOKEN_FILE, readFile),
+    /** Bound on one upstream exchange, body included. */
+    katapultTimeoutMs: e.KATAPULT_TIMEOUT_MS,
+    /** How to reach Redis: one URL, Sentinels that name the master, or Cluster seed nodes; null for none. */
+    redis: redisTopology(e),
+    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
+    /** How long an entry is served without asking upstream. */
+    freshMs: e.CACHE_FRESH_SECONDS * 1000,
+    /** How long after `freshMs` an entry may still be served stale. */
+    staleMs: e.CACHE_STALE_SECONDS * 1000,
+    /** How long a not-found is remembered. */
+    negativeMs: e.CACHE_NEGATIVE_SECONDS * 1000,
+    /** After `freshMs`, how long an entry is served at once while one background refresh runs. */
+    swrMs: e.CACHE_SWR_SECONDS * 1000,
+    /** How long before `freshMs` runs out a requested entry is refreshed in the background. */
+    refreshAheadMs: refreshAheadSeconds(e.CACHE_FRESH_SECONDS, e.CACHE_REFRESH_AHEAD_SECONDS) * 1000,
+    /** Share of the per-minute budget that background refreshes leave to consumer-driven misses. */
+    budgetReservePercent: e.BUDGET_RESERVE_PERCENT,
+    /** Upstream requests in flight at once, per instance. */
+    upstreamConcurrency: e.UPSTREAM_CONCURRENCY,
+    /** Consecutive upstream failures that open the circuit, and how long it stays open. */
+    breakerFailures: e.BREAKER_FAILURES,
+    breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
+    /** Null: no admin endpoints. */
+    adminToken: e.ADMIN_TOKEN ? new Secret(e.ADMIN_TOKEN) : null,
+    /** Consumer API keys (`API_KEYS` or `API_KEYS_FILE`). */
+    consumerKeys: readKeys(e.API_KEYS, e.API_KEYS_FILE, readFile),
+    /** Whether reading public packages needs a key too. */
+    authRequired: e.AUTH_REQUIRED === 'true',
+    /** Each consumer's token bucket (per API key): refill per second and size. */
+    consumerRatePerSecond: e.CONSUMER_RATE_PER_SECOND,
+    consumerBurst: e.CONSUMER_BURST,
+    /** Upstream calls one consumer's requests may cause per clock minute, fleet-wide; null: 10% of the token's budget. */
+    consumerUpstreamPerMinute: e.CONSUMER_UPSTREAM_PER_MINUTE ?? null,
+    /** Proxies in front whose `X-Forwarded-For` entry is believed (0: the socket's peer is the client). */
+    trustProxyHops: e.TRUST_PROXY_HOPS,
+    /** Origins allowed to call from a browser; `*` for any. Empty: no CORS headers. */
+    corsOrigins: parseOrigins(e.CORS_ORIGINS),
+    l1MaxBytes: e.CACHE_L1_MAX_BYTES,
+    logLevel: e.LOG_LEVEL,
+    /** On SIGTERM, how long in-flight requests may take before connections are cut. */
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  }));
 
-export interface Config {
-  port: number;
-  host: string;
-  /** Base URL of Katapult core/v1, without a trailing slash. */
-  katapultApiUrl: string;
-  /** Null only in demo mode and tests that never call upstream. */
-  katapultToken: Secret | null;
-  katapultTimeoutMs: number;
-  /** How to reach Redis: one URL, Sentinels that name the master, or Cluster seed nodes; null for none. */
-  redis: RedisTopology | null;
-  redisTimeoutMs: number;
-  /** How long an entry is served without asking upstream. */
-  freshMs: number;
-  /** How long after `freshMs` an entry may still be served stale. */
-  staleMs: number;
-  /** How long a `package_not_found` / `organization_not_found` is remembered. */
-  negativeMs: number;
-  /** After `freshMs`, how long an entry is served at once while one background refresh runs. */
-  swrMs: number;
-  /** How long before `freshMs` runs out a requested entry is refreshed in the background. */
-  refreshAheadMs: number;
-  /** Share of the per-minute budget that background refreshes leave to consumer-driven misses. */
-  budgetReservePercent: number;
-  /** Upstream requests in flight at once, per instance. */
-  upstreamConcurrency: number;
-  /** Consecutive upstream failures that open the circuit, and how long it stays open. */
-  breakerFailures: number;
-  breakerCooldownMs: number;
-  /** Null: no admin endpoints. */
-  adminToken: Secret | null;
-  /** Consumer API keys (`API_KEYS` or `API_KEYS_FILE`). */
-  consumerKeys: ConsumerKeys;
-  /** Whether reading public packages needs a key too. */
-  authRequired: boolean;
-  /** Each consumer's token bucket (per API key): refill per second and size. */
-  consumerRatePerSecond: number;
-  consumerBurst: number;
-  /**
-   * Upstream calls one consumer's requests may cause per clock minute, fleet-wide; null: 10% of the
-   * token's budget (`X-Ratelimit-Permitted`).
-   */
-  consumerUpstreamPerMinute: number | null;
-  /** Proxies in front of the service whose `X-Forwarded-For` entry is believed (0: the socket's peer is the client). */
-  trustProxyHops: number;
-  /** Origins allowed to call from a browser; `*` for any. Empty: no CORS headers. */
-  corsOrigins: string[];
-  l1MaxBytes: number;
-  logLevel: LogLevel;
-  /** On SIGTERM, how long in-flight requests may take before connections are cut. */
-  shutdownTimeoutMs: number;
-  demo: boolean;
-}
+/** The service's settings; `demo` is set by `npm run demo`, never by the environment. */
+export type Config = z.output<ReturnType<typeof configFrom>> & { demo: boolean };
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type RedisTopology =
   | { kind: 'single'; url: string }
@@ -145,46 +150,15 @@ export function loadConfig(
   const present = Object.fromEntries(
     Object.entries({ ...defaults, ...env, ...overrides }).filter(([, v]) => v !== undefined && v !== ''),
   );
-  const parsed = schema.safeParse(present);
+  const parsed = configFrom(readFile).safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
   }
-  const e = parsed.data;
-  const token = readToken(e.KATAPULT_API_TOKEN, e.KATAPULT_API_TOKEN_FILE, readFile);
-  if (!token && requireToken) {
+  if (!parsed.data.katapultToken && requireToken) {
     throw new ConfigError('KATAPULT_API_TOKEN: required (or KATAPULT_API_TOKEN_FILE naming a file that holds it)');
   }
-  return {
-    port: e.PORT,
-    host: e.HOST,
-    katapultApiUrl: e.KATAPULT_API_URL.replace(/\/+$/, ''),
-    katapultToken: token,
-    katapultTimeoutMs: e.KATAPULT_TIMEOUT_MS,
-    redis: redisTopology(e),
-    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
-    freshMs: e.CACHE_FRESH_SECONDS * 1000,
-    staleMs: e.CACHE_STALE_SECONDS * 1000,
-    negativeMs: e.CACHE_NEGATIVE_SECONDS * 1000,
-    swrMs: e.CACHE_SWR_SECONDS * 1000,
-    refreshAheadMs: refreshAheadSeconds(e.CACHE_FRESH_SECONDS, e.CACHE_REFRESH_AHEAD_SECONDS) * 1000,
-    budgetReservePercent: e.BUDGET_RESERVE_PERCENT,
-    upstreamConcurrency: e.UPSTREAM_CONCURRENCY,
-    breakerFailures: e.BREAKER_FAILURES,
-    breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
-    adminToken: e.ADMIN_TOKEN ? new Secret(e.ADMIN_TOKEN) : null,
-    consumerKeys: readKeys(e.API_KEYS, e.API_KEYS_FILE, readFile),
-    authRequired: e.AUTH_REQUIRED === 'true',
-    consumerRatePerSecond: e.CONSUMER_RATE_PER_SECOND,
-    consumerBurst: e.CONSUMER_BURST,
-    consumerUpstreamPerMinute: e.CONSUMER_UPSTREAM_PER_MINUTE ?? null,
-    trustProxyHops: e.TRUST_PROXY_HOPS,
-    corsOrigins: parseOrigins(e.CORS_ORIGINS),
-    l1MaxBytes: e.CACHE_L1_MAX_BYTES,
-    logLevel: e.LOG_LEVEL,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    demo,
-  };
+  return { ...parsed.data, demo };
 }
 
 /**
