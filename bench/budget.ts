@@ -3,6 +3,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
+import { FakeClock } from '../test/support/clock.js';
 
 /**
  * What consumers can make the service spend upstream: each abuse pattern of issue 8 and steady load at
@@ -22,8 +23,8 @@ export interface BudgetRow {
 const KEY = 'bench-key-0123456789abcdef';
 const ACME = 'bench-acme-0123456789abcdef';
 
-async function fleet(redisUrl: string | null, instances: number, env: Record<string, string>, now: () => number) {
-  const sim = new KatapultSimulator({ now });
+async function fleet(redisUrl: string | null, instances: number, env: Record<string, string>, clock: FakeClock) {
+  const sim = new KatapultSimulator({ now: () => clock.now() });
   const upstream = await sim.listen();
   if (redisUrl) {
     const admin = new Redis(redisUrl);
@@ -43,7 +44,7 @@ async function fleet(redisUrl: string | null, instances: number, env: Record<str
       CONSUMER_RATE_PER_SECOND: '100000',
       ...env,
     });
-    const rt = createRuntime(config, { clock: { now }, logger: createLogger('silent'), defaultMetrics: false });
+    const rt = createRuntime(config, { clock, logger: createLogger('silent'), defaultMetrics: false });
     runtimes.push(rt);
     urls.push(await rt.listen(0, '127.0.0.1'));
   }
@@ -72,22 +73,21 @@ async function flood(urls: string[], paths: string[], headers: Record<string, st
 const tally = (statuses: number[]) => [...new Map(statuses.map((s) => [s, statuses.filter((x) => x === s).length])).entries()].map(([s, n]) => `${n} × ${s}`).join(', ');
 
 export async function abuseRows(redisUrl: string | null): Promise<BudgetRow[]> {
-  const clock = Date.UTC(2026, 0, 1, 12, 0, 5);
   const rows: BudgetRow[] = [];
 
-  let f = await fleet(redisUrl, 1, {}, () => clock);
+  let f = await fleet(redisUrl, 1, {}, new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 5)));
   const refs = Array.from({ length: 2000 }, (_, i) => `/packages/made-up-${i}`);
   let statuses = await flood(f.urls, refs);
   rows.push({ pattern: 'unknown refs, anonymous (`/packages/made-up-N`)', consumerRequests: refs.length, upstreamCalls: f.sim.count(), passThrough: refs.length, note: tally(statuses) });
   await f.close();
 
-  f = await fleet(redisUrl, 1, {}, () => clock);
+  f = await fleet(redisUrl, 1, {}, new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 5)));
   const ids = Array.from({ length: 1000 }, (_, i) => `/core/v1/virtual_machine_packages/virtual_machine_package?virtual_machine_package%5Bid%5D=vmpkg_Nope${i}`);
   statuses = await flood(f.urls, ids, { authorization: `Bearer ${ACME}` });
   rows.push({ pattern: 'unknown ids, Katapult-compatible get, a key naming one organization two ways', consumerRequests: ids.length, upstreamCalls: f.sim.count(), passThrough: ids.length, note: tally(statuses) });
   await f.close();
 
-  f = await fleet(redisUrl, 3, {}, () => clock);
+  f = await fleet(redisUrl, 3, {}, new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 5)));
   const orgs = Array.from({ length: 1500 }, (_, i) => `/packages?organization=nope-${i}`);
   statuses = await flood(f.urls, orgs, { 'x-api-key': KEY });
   rows.push({ pattern: 'a greedy `*` key: unknown organizations, 3 instances', consumerRequests: orgs.length, upstreamCalls: f.sim.count(), passThrough: orgs.length, note: tally(statuses) });
@@ -100,8 +100,8 @@ export async function steadyRows(redisUrl: string | null, minutes = 10): Promise
   const rows: BudgetRow[] = [];
   for (const fresh of [10, 60, 300]) {
     for (const instances of [1, 3]) {
-      let now = Date.UTC(2026, 0, 1, 12, 0, 0);
-      const f = await fleet(instances > 1 ? redisUrl : null, instances, { CACHE_FRESH_SECONDS: String(fresh) }, () => now);
+      const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+      const f = await fleet(instances > 1 ? redisUrl : null, instances, { CACHE_FRESH_SECONDS: String(fresh) }, clock);
       let requests = 0;
       for (let s = 0; s < minutes * 60; s++) {
         for (const url of f.urls) {
@@ -109,7 +109,7 @@ export async function steadyRows(redisUrl: string | null, minutes = 10): Promise
           requests++;
         }
         await f.settle();
-        now += 1000;
+        clock.advance(1000);
       }
       rows.push({
         pattern: `steady: CACHE_FRESH_SECONDS=${fresh}, ${instances} instance${instances > 1 ? 's, shared Redis' : ''}`,

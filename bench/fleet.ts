@@ -5,6 +5,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
+import { FakeClock } from '../test/support/clock.js';
 
 /**
  * Upstream traffic against consumer traffic for a fleet: 3 instances, a Zipf-like key mix, simulated
@@ -48,9 +49,8 @@ export function zipfPaths(paths: string[], n: number, s = 1.1): string[] {
 }
 
 export async function fleetScenario(redisUrl: string | null, label: string): Promise<FleetFigures> {
-  let now = Date.UTC(2026, 0, 1, 12, 0, 0);
-  const clock = { now: () => now };
-  const sim = new KatapultSimulator({ now: clock.now });
+  const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+  const sim = new KatapultSimulator({ now: () => clock.now() });
   const upstream = await sim.listen();
   const runtimes: Runtime[] = [];
   const urls: string[] = [];
@@ -86,7 +86,7 @@ export async function fleetScenario(redisUrl: string | null, label: string): Pro
       ),
     );
     non200 += statuses.filter((s) => s !== 200).length;
-    now += STEP_MS * batch.length;
+    clock.advance(STEP_MS * batch.length);
   }
   await Promise.all(runtimes.map((r) => r.deps.engine.settle()));
   const figures = {

@@ -86,7 +86,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     timeoutMs: config.katapultTimeoutMs,
     fetch: parts.fetch,
     observe: metrics.upstream,
-    gate: new UpstreamGate(governor, breaker, share, config.upstreamConcurrency, (reason) => metrics.refusals.inc({ reason })),
+    gate: new UpstreamGate(governor, breaker, clock, share, config.upstreamConcurrency, (reason) => metrics.refusals.inc({ reason })),
   });
   // The refresh lock is a lease its holder renews while it works: a dead holder is taken over after one
   // lease. A waiter without a stale copy waits as long as a live holder may take (a list walk is a few

@@ -172,7 +172,7 @@ export class CacheEngine {
   async #refreshShared(key: string, load: Loader, previous: CacheEntry | undefined, cause: Cause): Promise<Served> {
     const { lock, store, failures } = this.o;
     const servable = previous?.kind === 'found' && this.o.clock.now() < previous.staleUntil ? previous : null;
-    const deadline = performance.now() + (servable ? this.o.staleWaitMs : this.o.waitMs);
+    const deadline = this.o.clock.now() + (servable ? this.o.staleWaitMs : this.o.waitMs);
     for (;;) {
       const acquired = lock ? await lock.acquire(key) : null;
       if (!acquired) return this.#loadAndStore(key, load, previous, cause, 0);

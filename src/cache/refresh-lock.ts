@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Result } from 'ioredis';
 import type { RedisGuard } from '../redis/guard.js';
 import type { CacheEntry } from './entry.js';
@@ -97,6 +96,7 @@ export class RefreshLock {
    * (Redis away) is not retried early: the fence still guards the write if the lease lapses.
    */
   heartbeat(key: string, fence: number): () => void {
+    // A real timer, not the injected clock: it renews an expiry that Redis keeps in real time.
     const timer = setInterval(() => {
       void this.guard.run('lock', (r) => r.kbffRenew(`${key}:lock`, String(fence), this.opts.leaseMs));
     }, this.opts.leaseMs / 3);
@@ -123,12 +123,12 @@ export class RefreshLock {
 
   /**
    * Waits for the holder of `key`'s lock to store an entry newer than `since` (a `storedAt`), or to fail,
-   * or to let go. Bounded by `deadline` (a `performance.now()` reading).
+   * or to let go. Bounded by `deadline` (on the injected clock).
    */
   async waitFor(key: string, since: number, deadline: number): Promise<Waited> {
     const pollMs = this.opts.pollMs ?? 20;
-    while (performance.now() < deadline) {
-      await sleep(pollMs);
+    while (this.clock.now() < deadline) {
+      await this.clock.sleep(pollMs);
       const answers = await this.guard.run('lock', (r) => r.multi().hgetall(key).exists(`${key}:lock`).get(`${key}:fail`).exec());
       if (!answers) return { kind: 'released' }; // Redis went away: nobody coordinates any more
       const entry = this.store.parse(key, (answers[0]?.[1] ?? {}) as Record<string, string>);

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CircuitBreaker } from './breaker.js';
 import type { Cause } from '../domain/cause.js';
+import type { Clock } from '../domain/clock.js';
 import type { ConsumerShare } from './consumer-share.js';
 import { isOwnRefusal, REFUSED_BY_BREAKER, UpstreamError } from './errors.js';
 import type { BudgetGovernor } from './governor.js';
@@ -21,6 +21,7 @@ export class UpstreamGate {
   constructor(
     readonly governor: BudgetGovernor,
     readonly breaker: CircuitBreaker,
+    private readonly clock: Clock,
     private readonly share: ConsumerShare | null,
     private readonly concurrency: number,
     /** Told about each call refused by our own guards, by reason (`REFUSED_*`). */
@@ -61,7 +62,7 @@ export class UpstreamGate {
       } finally {
         this.#leave();
       }
-      await sleep(100 * (0.5 + this.random()));
+      await this.clock.sleep(100 * (0.5 + this.random()));
     }
   }
 

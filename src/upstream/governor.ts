@@ -118,7 +118,8 @@ export class BudgetGovernor {
     const until = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
     if (until > this.#blockedUntil) this.logger.warn({ until: new Date(until).toISOString() }, 'upstream rate limit reached: no upstream calls until the next minute');
     this.#blockedUntil = until;
-    await this.redis?.run('budget', (r) => r.set(`${KEY}:blocked`, String(until), 'PX', until - now));
+    // PX takes whole milliseconds only.
+    await this.redis?.run('budget', (r) => r.set(`${KEY}:blocked`, String(until), 'PX', Math.max(1, Math.ceil(until - now))));
   }
 
   /** What the governor knows now, including a block another instance set after a 429. */
