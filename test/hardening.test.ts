@@ -59,7 +59,8 @@ describe('hardening', () => {
     void fetch(`${holder.url}/packages`).catch(() => undefined);
     const admin = new Redis(redisUrl);
     try {
-      while (stack.sim.hanging === 0) await new Promise((r) => setTimeout(r, 10)); // the holder's call reached upstream
+      await stack.sim.received(); // the holder's call reached upstream
+      expect(stack.sim.hanging).toBe(1);
       expect(await admin.exists(`${listKey({ kind: 'public' })}:lock`)).toBe(1);
       child!.kill('SIGKILL');
       const started = performance.now();

@@ -32,7 +32,7 @@ describe('graceful shutdown', () => {
 
     sim.setFault({ kind: 'latency', ms: 800 });
     const inFlight = fetch(`${base}/packages`);
-    while (sim.count() === 0) await new Promise((r) => setTimeout(r, 10)); // the request has reached upstream
+    await sim.received(); // the request has reached upstream
     child.kill('SIGTERM');
     const res = await inFlight;
     expect(res.status).toBe(200);

@@ -49,8 +49,15 @@ export class InvalidationListener {
     this.logger.info({ patterns: parsed.patterns, dropped }, 'cache purged');
   }
 
-  async close(): Promise<void> {
-    await this.#subscriber.quit().catch(() => undefined);
+  /**
+   * Says goodbye to Redis, for at most `graceMs`: the subscriber connection has no command timeout (it
+   * waits for messages), so a hanging Redis would otherwise hold shutdown forever.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([this.#subscriber.quit().catch(() => undefined), bound]);
+    clearTimeout(timer);
     this.#subscriber.disconnect();
   }
 }

@@ -57,6 +57,9 @@ export class KatapultSimulator {
   readonly log: RequestRecord[] = [];
   /** Requests held without an answer by a `hang` fault. */
   hanging = 0;
+  /** Requests received so far (answered or not), and who waits for a count of them. */
+  #received = 0;
+  #waiters: Array<{ count: number; resolve: () => void }> = [];
 
   #now: () => number;
   #window = -1;
@@ -82,6 +85,12 @@ export class KatapultSimulator {
 
   resetCounts(): void {
     this.log.length = 0;
+  }
+
+  /** Resolves once `count` requests in all (answered, failed or hanging) have reached the simulator. */
+  received(count = 1): Promise<void> {
+    if (this.#received >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 
   /** Applies `fault` to the next `times` requests (every request when omitted); null clears it. */
@@ -120,6 +129,8 @@ export class KatapultSimulator {
 
   /** The request handler, usable on any node:http server. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#received++;
+    this.#waiters = this.#waiters.filter((w) => (w.count <= this.#received ? (w.resolve(), false) : true));
     const url = new URL(req.url ?? '/', 'http://sim');
     const route = routeOf(url.pathname);
     const send = (status: number, body: string, headers: Record<string, string>) => {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Clock } from '../../src/domain/clock.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -64,9 +65,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
 /** Waits until every runtime's Redis connection is ready (or gives up after `ms`). */
 export async function redisReady(stack: Stack, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (stack.runtimes.some((r) => r.redis && r.redis.status !== 'ready')) {
-    if (Date.now() > deadline) throw new Error('redis not ready');
-    await new Promise((r) => setTimeout(r, 20));
+  const waiting = stack.runtimes.flatMap((r) => (r.redis && r.redis.status !== 'ready' ? [once(r.redis, 'ready')] : []));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis not ready')), ms)));
+  try {
+    await Promise.race([Promise.all(waiting), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
