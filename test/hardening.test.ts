@@ -137,7 +137,7 @@ describe('hardening', () => {
     const sim = new KatapultSimulator({ now: () => clock.now(), maxPerPage: 10, packages: [...seedPackages(), ...generatedPackages(21)] });
     const upstream = await sim.listen();
     const rt = createRuntime(
-      loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, CACHE_FRESH_SECONDS: '60', CACHE_SWR_SECONDS: '0', LOG_LEVEL: 'silent' }),
+      loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, CACHE_FRESH_SECONDS: '60', CACHE_SWR_SECONDS: '0', LOG_LEVEL: 'silent', CACHE_LIST_DETAILS: 'false' }),
       { clock, logger: createLogger('silent') },
     );
     const ids = async () => ((await (await rt.app.request('/packages')).json()) as { packages: Array<{ id: string; storageGb: number }> }).packages;

@@ -23,7 +23,7 @@ describe('OpenAPI document', () => {
   it('is OpenAPI 3.1 and documents every query parameter the route accepts', () => {
     expect(doc.openapi).toBe('3.1.0');
     const names = doc.paths['/packages'].get.parameters.map((p: { name: string }) => p.name);
-    expect(names).toEqual(['organization', 'group', 'min_cpu_cores', 'min_memory_gb', 'min_storage_gb', 'dedicated', 'privacy', 'sort', 'fields']);
+    expect(names).toEqual(['organization', 'group', 'min_cpu_cores', 'min_memory_gb', 'min_storage_gb', 'min_bandwidth_gb', 'dedicated', 'privacy', 'sort', 'fields', 'group_by', 'complete']);
     expect(doc.paths['/packages/{ref}'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['ref', 'organization']);
   });
 

@@ -30,6 +30,8 @@ describe('/packages', () => {
         CACHE_REFRESH_AHEAD_SECONDS: '10',
         CACHE_STALE_SECONDS: '600',
         CACHE_NEGATIVE_SECONDS: '10',
+        CACHE_LIST_DETAILS: 'false', // counted exactly here; the details have their own tests
+        CACHE_DETAIL_FRESH_SECONDS: '60',
         API_KEYS,
       }),
       { clock, logger: createLogger('silent') },

@@ -6,10 +6,13 @@ import type { Logger } from '../observability/logger.js';
 import { strongEtag, type CacheEntry, type FoundEntry, type Served } from './entry.js';
 import type { TieredStore } from './tiered-store.js';
 
-/** What a loader learned from upstream: the held entry is still current, a new representation, or "no such thing". */
+/**
+ * What a loader learned from upstream: the held entry is still current, a new representation, or "no
+ * such thing". `freshMs`, when given, is how long this kind of value stays fresh (else the engine's).
+ */
 export type Loaded =
-  | { kind: 'not_modified' }
-  | { kind: 'found'; body: string; upstreamEtags: (string | null)[]; pages?: number[] }
+  | { kind: 'not_modified'; freshMs?: number }
+  | { kind: 'found'; body: string; upstreamEtags: (string | null)[]; pages?: number[]; freshMs?: number }
   | { kind: 'not_found'; code: string };
 
 /**
@@ -116,8 +119,16 @@ export class CacheEngine {
 
   /** Starts a refresh nobody waits for, unless one is already running for the key. */
   refreshInBackground(key: string, load: Loader, entry: CacheEntry): void {
-    if (this.#inflight.has(key)) return;
-    this.#refresh(key, load, entry, BACKGROUND).catch((err: unknown) =>
+    void this.fetchInBackground(key, load, entry);
+  }
+
+  /**
+   * Loads `key` as the service's own work (background priority, charged to nobody), from nothing or
+   * from `previous`; shares a refresh already running. Resolves when done, whatever the outcome.
+   */
+  async fetchInBackground(key: string, load: Loader, previous?: CacheEntry): Promise<void> {
+    const running = this.#inflight.get(key);
+    await (running ? running.promise : this.#refresh(key, load, previous, BACKGROUND)).catch((err: unknown) =>
       this.o.logger.debug({ key, err: (err as Error).message }, 'background refresh failed'),
     );
   }
@@ -221,7 +232,7 @@ export class CacheEngine {
       entry = { kind: 'not_found', code: loaded.code, etag: strongEtag(loaded.code), ...times(this.o.negativeMs, 0) };
     } else {
       const { body, upstreamEtags, pages } = loaded.kind === 'found' ? loaded : (previous as FoundEntry);
-      entry = { kind: 'found', body, etag: strongEtag(body), upstreamEtags, pages, ...times(this.o.freshMs, this.o.staleMs) };
+      entry = { kind: 'found', body, etag: strongEtag(body), upstreamEtags, pages, ...times(loaded.freshMs ?? this.o.freshMs, this.o.staleMs) };
     }
     await this.o.store.set(key, entry, fence);
     const unchanged = previous?.kind === 'found' && entry.kind === 'found' && previous.etag === entry.etag;

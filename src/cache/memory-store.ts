@@ -12,12 +12,16 @@ const ENTRY_OVERHEAD_BYTES = 256;
 export class MemoryStore implements CacheStore {
   readonly #lru: LRUCache<string, CacheEntry>;
   readonly #clock: Clock;
+  /** Moves on whenever an entry is stored or dropped: what was derived from L1 at one version is current while it holds. */
+  version = 0;
 
   constructor(maxBytes: number, clock: Clock) {
     this.#clock = clock;
     this.#lru = new LRUCache({
       maxSize: maxBytes,
       sizeCalculation: (entry, key) => (entry.kind === 'found' ? entry.body.length * 2 : 0) + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+      // Evictions too: a derived answer must not outlive an entry it was built from.
+      dispose: () => void this.version++,
     });
   }
 
@@ -37,6 +41,7 @@ export class MemoryStore implements CacheStore {
 
   async set(key: string, entry: CacheEntry): Promise<void> {
     this.#lru.set(key, entry);
+    this.version++;
   }
 
   async delete(key: string): Promise<void> {

@@ -40,6 +40,8 @@ const schema = z.object({
   CACHE_NEGATIVE_SECONDS: int(0).default(30),
   CACHE_SWR_SECONDS: int(0).default(60),
   CACHE_REFRESH_AHEAD_SECONDS: int(0).optional(),
+  CACHE_DETAIL_FRESH_SECONDS: int(0).default(3600),
+  CACHE_LIST_DETAILS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
   BUDGET_RESERVE_PERCENT: int(0, 100).default(20),
   UPSTREAM_CONCURRENCY: int(1, 256).default(8),
@@ -83,6 +85,10 @@ const configFrom = (readFile: (path: string) => string) =>
     negativeMs: e.CACHE_NEGATIVE_SECONDS * 1000,
     /** After `freshMs`, how long an entry is served at once while one background refresh runs. */
     swrMs: e.CACHE_SWR_SECONDS * 1000,
+    /** Whether list answers are completed with each package's detail, fetched by the service itself. */
+    listDetails: e.CACHE_LIST_DETAILS === 'true',
+    /** How long a package's detail (the get) stays fresh: details change more rarely than list membership. */
+    detailFreshMs: e.CACHE_DETAIL_FRESH_SECONDS * 1000,
     /** How long before `freshMs` runs out a requested entry is refreshed in the background. */
     refreshAheadMs: refreshAheadSeconds(e.CACHE_FRESH_SECONDS, e.CACHE_REFRESH_AHEAD_SECONDS) * 1000,
     /** Share of the per-minute budget that background refreshes leave to consumer-driven misses. */

@@ -9,6 +9,7 @@ import { elapsedMs, requestId } from '../http/request-context.js';
 import { cacheHeaders, isShared } from '../http/respond.js';
 import type { RequestLog } from '../observability/request-log.js';
 import { parseRef, PUBLIC } from '../domain/scope.js';
+import { detailHeader, type ListDetails } from './details.js';
 import { PACKAGE_ROUTE, PACKAGES_ROUTE } from './routes.js';
 
 const PUBLIC_LIST = listKey(PUBLIC);
@@ -31,9 +32,9 @@ export function createHitPath(
   clock: Clock,
   log: RequestLog,
   onHit: () => void,
-  opts: { refreshAheadMs: number; authRequired: boolean; cors: CorsPolicy | null },
+  opts: { refreshAheadMs: number; authRequired: boolean; cors: CorsPolicy | null; details: ListDetails | null },
 ) {
-  const { refreshAheadMs, authRequired, cors } = opts;
+  const { refreshAheadMs, authRequired, cors, details } = opts;
   // Without a key and AUTH_REQUIRED, only public answers reach here: the same for everyone.
   const shared = isShared(true, false, authRequired);
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
@@ -49,17 +50,28 @@ export function createHitPath(
     const now = clock.now();
     // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
     if (!entry || entry.kind !== 'found' || now >= entry.freshUntil - refreshAheadMs) return false;
+    // A list is answered composed with its details: only when complete and current, else the router
+    // composes it (and fetches what is missing).
+    let answer = entry;
+    let more: Record<string, string> | undefined;
+    if (key === PUBLIC_LIST && details) {
+      const composed = details.cached(entry);
+      if (!composed || composed.known < composed.total || now >= composed.detailsFreshUntil) return false;
+      answer = composed.entry;
+      more = detailHeader(composed);
+    }
 
     const id = requestId(h['x-request-id'] as string | undefined);
-    const notModified = ifNoneMatchMatches(h['if-none-match'], entry.etag);
-    const headers = cacheHeaders(entry, 'HIT', shared, now);
+    const notModified = ifNoneMatchMatches(h['if-none-match'], answer.etag);
+    const headers = cacheHeaders(answer, 'HIT', shared, now);
+    if (more) Object.assign(headers, more);
     headers['x-request-id'] = id;
     if (cors) Object.assign(headers, cors.answerHeaders(h.origin));
     if (notModified) {
       res.writeHead(304, headers).end();
     } else {
-      let body = bodies.get(entry);
-      if (!body) bodies.set(entry, (body = Buffer.from(entry.body)));
+      let body = bodies.get(answer);
+      if (!body) bodies.set(answer, (body = Buffer.from(answer.body)));
       headers['content-type'] = 'application/json; charset=utf-8';
       headers['content-length'] = String(body.length);
       res.writeHead(200, headers).end(body);

@@ -5,16 +5,18 @@ import { purgePatterns } from './keys.js';
 import { documentPackages } from './openapi.js';
 import { packageRoutes } from './routes.js';
 import { PackageService } from './service.js';
+import { ListDetails } from './details.js';
 
 /** Katapult's virtual machine packages: the first cached resource. */
 export function packagesResource(parts: ResourceParts): Resource {
   const { config } = parts;
-  const packages = new PackageService(parts.engine, parts.client);
+  const packages = new PackageService(parts.engine, parts.client, config.detailFreshMs);
+  const details = config.listDetails ? new ListDetails(parts.engine, parts.store, packages, parts.clock) : null;
   return {
-    routes: packageRoutes({ ...parts, ...config, packages }),
+    routes: packageRoutes({ ...parts, ...config, packages, details }),
     compat: mountPackageCompat({ packages, trustProxyHops: config.trustProxyHops }),
     document: documentPackages,
     purgePatterns,
-    fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors }),
+    fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
   };
 }

@@ -15,6 +15,7 @@ export const listConveniences = {
   min_cpu_cores: count,
   min_memory_gb: count,
   min_storage_gb: count,
+  min_bandwidth_gb: count,
   dedicated: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
   privacy: z.enum(['public', 'private'], { error: 'must be public or private' }),
   sort: z
@@ -24,6 +25,7 @@ export const listConveniences = {
     .string()
     .transform((v) => v.split(','))
     .pipe(z.array(z.enum(FIELDS, { error: `must list fields among ${FIELDS.join(', ')}` })).min(1)),
+  group_by: z.enum(['group'], { error: 'must be group' }),
 };
 
 export type ListConveniences = { [K in keyof typeof listConveniences]?: z.output<(typeof listConveniences)[K]> };
@@ -39,7 +41,8 @@ export class ListShaper {
     const memoKey = `${entry.etag}|${JSON.stringify(q)}`;
     const hit = this.#memo.get(memoKey);
     if (hit && hit.storedAt === entry.storedAt) return hit;
-    const body = JSON.stringify({ packages: apply(packagesOf(entry), q) });
+    const packages = apply(packagesOf(entry), q);
+    const body = JSON.stringify(q.group_by ? { groups: byGroup(packages) } : { packages });
     const shaped = { ...entry, body, etag: strongEtag(body) };
     this.#memo.set(memoKey, shaped);
     return shaped;
@@ -54,6 +57,7 @@ export function apply(all: Package[], q: ListConveniences): Array<Partial<Packag
       atLeast(p.cpuCores, q.min_cpu_cores) &&
       atLeast(p.memoryGb, q.min_memory_gb) &&
       atLeast(p.storageGb, q.min_storage_gb) &&
+      atLeast(p.monthlyBandwidthGb, q.min_bandwidth_gb) &&
       (q.dedicated === undefined || p.dedicatedCpus === q.dedicated) &&
       (q.privacy === undefined || p.privacy === q.privacy),
   );
@@ -68,6 +72,22 @@ export function apply(all: Package[], q: ListConveniences): Array<Partial<Packag
   if (!q.fields) return out;
   const fields = q.fields;
   return out.map((p) => Object.fromEntries(fields.map((f) => [f, p[f]])) as Partial<Package>);
+}
+
+/**
+ * A picker's view: the groups in the order the list first names them, each with its packages in list
+ * order; packages whose group is not known (no detail yet, or none upstream) last, under a null group.
+ */
+export function byGroup(packages: Array<Partial<Package>>): Array<{ id: string | null; name: string | null; packages: Array<Partial<Package>> }> {
+  const groups = new Map<string | null, { id: string | null; name: string | null; packages: Array<Partial<Package>> }>();
+  for (const p of packages) {
+    const id = p.group?.id ?? null;
+    if (!groups.has(id)) groups.set(id, { id, name: p.group?.name ?? null, packages: [] });
+    groups.get(id)!.packages.push(p);
+  }
+  const unknown = groups.get(null);
+  groups.delete(null);
+  return [...groups.values(), ...(unknown ? [unknown] : [])];
 }
 
 function atLeast(value: number | null, min: number | undefined): boolean {

@@ -13,9 +13,10 @@ import { toAppError } from '../http/upstream-errors.js';
 import type { OrgScope } from '../domain/scope.js';
 import { listQuery, scopeQuery } from './params.js';
 import { packageRefParam, PUBLIC } from '../domain/scope.js';
-import { ListShaper, type ListConveniences } from './list-query.js';
+import { ListShaper } from './list-query.js';
+import { detailHeader, type ListDetails } from './details.js';
 import type { PackageService } from './service.js';
-import type { Served } from '../cache/entry.js';
+import type { FoundEntry, Served } from '../cache/entry.js';
 
 
 /** The route patterns, also the `route` label of metrics and request lines. */
@@ -30,7 +31,12 @@ export interface PackageRoutesDeps {
   limiter: ConsumerLimiter;
   authRequired: boolean;
   trustProxyHops: number;
+  /** Null with CACHE_LIST_DETAILS=false: lists carry Katapult's list fields only. */
+  details: ListDetails | null;
 }
+
+/** How long `?complete=true` waits for missing details before answering with what it has. */
+const COMPLETE_WAIT_MS = 3000;
 
 export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -39,25 +45,40 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   routes.use(`${PACKAGES_ROUTE}/*`, consumerAuth(deps.consumerKeys, deps.limiter, dialect));
 
   const shaper = new ListShaper();
-  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string, shape?: ListConveniences) => {
+  /** `finish` turns a found entry into the answer's representation (a list's composition and shape), with more headers. */
+  type Finish = (entry: FoundEntry) => Promise<{ entry: FoundEntry; headers: Record<string, string> }>;
+  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string, finish?: Finish) => {
     authorize(c, scope, deps.authRequired, dialect);
     let served = await serve().catch((err: unknown) => {
       throw toAppError(err, deps.clock.now());
     });
-    if (shape && Object.keys(shape).length && served.entry.kind === 'found') served = { ...served, entry: shaper.shape(served.entry, shape) };
+    let more: Record<string, string> = {};
+    if (finish && served.entry.kind === 'found') {
+      const finished = await finish(served.entry);
+      served = { ...served, entry: finished.entry };
+      more = finished.headers;
+    }
     const out = render(served, {
       shared: isShared(scope.kind === 'public', c.get('consumer') !== null, deps.authRequired),
       ifNoneMatch: c.req.header('if-none-match'),
       now: deps.clock.now(),
       notFoundMessage,
     });
+    Object.assign(out.headers, more);
     return out.body === null ? c.body(null, 304, out.headers) : c.body(out.body, 200, out.headers);
   };
 
   routes.get(PACKAGES_ROUTE, (c) => {
-    const { organization, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
+    const { organization, complete, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
     const scope = organization ?? PUBLIC;
-    return answer(c, scope, () => deps.packages.list(scope, causeOf(c, deps.trustProxyHops)), 'no organization matches this id or sub-domain', shape);
+    const cause = causeOf(c, deps.trustProxyHops);
+    return answer(c, scope, () => deps.packages.list(scope, cause), 'no organization matches this id or sub-domain', async (list) => {
+      const { details } = deps;
+      const composed = !details ? null : complete ? await details.complete(list, scope, cause, COMPLETE_WAIT_MS) : await details.compose(list, scope);
+      const full = composed?.entry ?? list;
+      const entry = Object.keys(shape).length ? shaper.shape(full, shape) : full;
+      return { entry, headers: composed ? detailHeader(composed) : {} };
+    });
   });
 
   routes.get(PACKAGE_ROUTE, (c) => {

@@ -10,10 +10,10 @@ export const packageSchema = z
     memoryGb: z.number().int().nullable(),
     storageGb: z.number().int().nullable(),
     ipv4Addresses: z.number().int().nullable(),
-    monthlyBandwidthGb: z.number().int().nullable().meta({ description: 'null in lists: Katapult\'s list endpoint does not send it' }),
-    dedicatedCpus: z.boolean().nullable().meta({ description: 'null in lists: Katapult\'s list endpoint does not send it' }),
+    monthlyBandwidthGb: z.number().int().nullable().meta({ description: 'In lists, from the package\'s detail: null until it is known (X-Packages-Detail)' }),
+    dedicatedCpus: z.boolean().nullable().meta({ description: 'In lists, from the package\'s detail: null until it is known' }),
     privacy: z.enum(['public', 'private']).nullable(),
-    group: z.object({ id: z.string(), name: z.string().nullable() }).nullable().meta({ description: 'null in lists' }),
+    group: z.object({ id: z.string(), name: z.string().nullable() }).nullable().meta({ description: 'In lists, from the package\'s detail: null until it is known' }),
     iconUrl: z.string().nullable(),
   })
   .strict()
@@ -21,4 +21,11 @@ export const packageSchema = z
 
 /** A list answer; with `fields=` each package holds only the fields asked for. */
 export const packageListSchema = z.object({ packages: z.array(packageSchema.partial()) }).strict().meta({ id: 'PackageList' });
+/** The picker's view (`group_by=group`): groups in list order, each with its packages; unknown group last with null id and name. */
+export const packageGroupsSchema = z
+  .object({
+    groups: z.array(z.object({ id: z.string().nullable(), name: z.string().nullable(), packages: z.array(packageSchema.partial()) }).strict()),
+  })
+  .strict()
+  .meta({ id: 'PackageGroups' });
 export const packageAnswerSchema = z.object({ package: packageSchema }).strict().meta({ id: 'PackageAnswer' });

@@ -33,6 +33,8 @@ export class PackageService {
   constructor(
     private readonly engine: CacheEngine,
     private readonly client: KatapultClient,
+    /** How long a package's detail stays fresh (`CACHE_DETAIL_FRESH_SECONDS`). */
+    private readonly detailFreshMs: number,
   ) {}
 
   /** Every package visible in `scope`, in upstream order. */
@@ -46,8 +48,12 @@ export class PackageService {
    * ref costs a get. Outside an organization scope only public packages are found.
    */
   get(lookup: PackageLookup, scope: OrgScope, cause: Cause): Promise<Served> {
-    const load: Loader = (previous, c) => this.#loadPackage(lookup, scope, previous, c);
-    return this.engine.resolve(packageKey(lookup, scope), load, cause, () => this.#unlisted(lookup, scope, cause));
+    return this.engine.resolve(packageKey(lookup, scope), this.detailLoader(lookup, scope), cause, () => this.#unlisted(lookup, scope, cause));
+  }
+
+  /** What loads one package's detail (the get): also what fills the lists' details (`details.ts`). */
+  detailLoader(lookup: PackageLookup, scope: OrgScope): Loader {
+    return (previous, cause) => this.#loadPackage(lookup, scope, previous, cause);
   }
 
   /** Resolves once every refresh running now has finished (background ones included). */
@@ -109,7 +115,7 @@ export class PackageService {
       if (isNotFound(err)) return { kind: 'not_found', code: err.kind };
       throw err;
     }
-    if (res.notModified) return { kind: 'not_modified' };
+    if (res.notModified) return { kind: 'not_modified', freshMs: this.detailFreshMs };
     const pkg = toPackage(res.value);
     if (pkg.privacy !== 'public') {
       // Katapult's get takes no organization: the scope check is ours, so private packages stay private.
@@ -118,7 +124,7 @@ export class PackageService {
       if (list.entry.kind === 'not_found') return { kind: 'not_found', code: list.entry.code };
       if (!membersOf(list.entry).has(`id=${pkg.id}`)) return { kind: 'not_found', code: 'package_not_found' };
     }
-    return { kind: 'found', body: JSON.stringify({ package: pkg }), upstreamEtags: [res.etag] };
+    return { kind: 'found', body: JSON.stringify({ package: pkg }), upstreamEtags: [res.etag], freshMs: this.detailFreshMs };
   }
 }
 

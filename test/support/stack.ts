@@ -41,6 +41,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       API_KEYS,
       CONSUMER_RATE_PER_SECOND: '100000',
       CONSUMER_BURST: '100000',
+      // Tests of other behaviours count upstream calls exactly: the lists' background detail fetches are
+      // switched on by the tests about them (test/list-details.test.ts).
+      CACHE_LIST_DETAILS: 'false',
+      // A package's own freshness is CACHE_DETAIL_FRESH_SECONDS; tests that set the lists' give packages the same.
+      ...(opts.env?.CACHE_FRESH_SECONDS ? { CACHE_DETAIL_FRESH_SECONDS: opts.env.CACHE_FRESH_SECONDS } : {}),
       ...opts.env,
     });
     const runtime = createRuntime(config, {
