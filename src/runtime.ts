@@ -40,6 +40,8 @@ export interface Runtime {
   deps: AppDeps;
   app: ReturnType<typeof createApp>;
   redis: Redis | null;
+  /** Resolves once no refresh or background fetch is running, in the engine or in any resource. */
+  settle(): Promise<void>;
   /** Starts listening; resolves to the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /**
@@ -123,6 +125,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     deps,
     app,
     redis,
+    async settle() {
+      await Promise.all([engine.settle(), ...resources.map((r) => r.settle?.())]);
+      await engine.settle(); // what the resources' work started last
+    },
     async listen(port = config.port, host = config.host) {
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
@@ -145,7 +151,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         await closing;
         clearTimeout(cut);
       }
-      await Promise.race([engine.settle(), sleep(graceMs)]);
+      await Promise.race([Promise.all([engine.settle(), ...resources.map((r) => r.settle?.())]), sleep(graceMs)]);
       await invalidations?.close();
       if (redis) {
         await redis.quit().catch(() => undefined);

@@ -9,7 +9,7 @@ describe('OpenAPI document', () => {
   let url = '';
   let doc: any;
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ env: { CACHE_LIST_DETAILS: 'true' } });
     url = stack.urls[0]!;
     doc = await (await fetch(`${url}/openapi.json`)).json();
   });
@@ -31,6 +31,9 @@ describe('OpenAPI document', () => {
     ['/packages', '/packages', 200, {}],
     ['/packages?organization=acme', '/packages', 200, asOps],
     ['/packages?fields=id,name&sort=-memoryGb', '/packages', 200, {}],
+    ['/packages?complete=true', '/packages', 200, {}],
+    ['/packages?organization=acme&group_by=group', '/packages', 200, asOps],
+    ['/packages?group_by=group&fields=name,group', '/packages', 200, {}],
     ['/packages/rock-3', '/packages/{ref}', 200, {}],
     ['/packages/acme-dedi-64?organization=acme', '/packages/{ref}', 200, asOps],
     ['/packages/nope', '/packages/{ref}', 404, {}],
@@ -42,6 +45,7 @@ describe('OpenAPI document', () => {
     const validate = validatorFor(documented, status);
     const body = await res.json();
     expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+    if (documented === '/packages' && status === 200) expect(res.headers.get('x-packages-detail')).toMatch(new RegExp(doc.paths[documented].get.responses[200].headers['X-Packages-Detail'].schema.pattern));
   });
 
   it('rejects what the document does not allow (the check can fail)', () => {

@@ -48,6 +48,8 @@ export class ListDetails {
   readonly #attempted = new LRUCache<string, number>({ max: 100_000 });
   #running = 0;
   readonly #queue: Array<() => void> = [];
+  /** Background fetches started or queued and not finished. */
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(
     private readonly engine: CacheEngine,
@@ -124,8 +126,14 @@ export class ListDetails {
       if (tried !== undefined && now - tried < RETRY_AFTER_MS) continue;
       this.#attempted.set(key, now);
       const load = this.packages.detailLoader({ by: 'id', value: p.id }, this.#scopeOf(p, scope));
-      void this.#bounded(() => this.engine.fetchInBackground(key, load, held));
+      const task = this.#bounded(() => this.engine.fetchInBackground(key, load, held)).finally(() => this.#pending.delete(task));
+      this.#pending.add(task);
     }
+  }
+
+  /** Resolves once every background fetch started or queued by now has finished. */
+  async settle(): Promise<void> {
+    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
   }
 
   async #bounded(task: () => Promise<void>): Promise<void> {

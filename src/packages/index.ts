@@ -17,6 +17,7 @@ export function packagesResource(parts: ResourceParts): Resource {
     compat: mountPackageCompat({ packages, trustProxyHops: config.trustProxyHops }),
     document: documentPackages,
     purgePatterns,
+    settle: async () => details?.settle(),
     fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
   };
 }

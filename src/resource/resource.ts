@@ -44,6 +44,8 @@ export interface Resource {
   document(registry: OpenAPIRegistry): void;
   /** The key patterns of its key space that a purge covers (none when the target is not its own). */
   purgePatterns(target: PurgeTarget): string[];
+  /** Resolves once its own background work (beyond the engine's refreshes) has finished. */
+  settle?: () => Promise<void>;
   /** Answers what it can from L1 before any router; false leaves the request to the routers. */
   fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
