@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
-import { KatapultSimulator } from '../src/simulator/simulator.js';
+import { seedPackages } from '../src/simulator/seed.js';
+import { KatapultSimulator, type SimulatorOptions } from '../src/simulator/simulator.js';
 import { FakeClock } from '../test/support/clock.js';
 
 /**
@@ -23,8 +24,8 @@ export interface BudgetRow {
 const KEY = 'bench-key-0123456789abcdef';
 const ACME = 'bench-acme-0123456789abcdef';
 
-async function fleet(redisUrl: string | null, instances: number, env: Record<string, string>, clock: FakeClock) {
-  const sim = new KatapultSimulator({ now: () => clock.now() });
+async function fleet(redisUrl: string | null, instances: number, env: Record<string, string>, clock: FakeClock, catalogue: SimulatorOptions = {}) {
+  const sim = new KatapultSimulator({ now: () => clock.now(), ...catalogue });
   const upstream = await sim.listen();
   if (redisUrl) {
     const admin = new Redis(redisUrl);
@@ -40,6 +41,7 @@ async function fleet(redisUrl: string | null, instances: number, env: Record<str
       REDIS_URL: redisUrl ?? undefined,
       LOG_LEVEL: 'silent',
       API_KEYS: `greedy:${KEY}:*,acme:${ACME}:acme|org_Ac7meCoRp0rat10n`,
+      CACHE_LIST_DETAILS: 'false',
       CONSUMER_BURST: '100000',
       CONSUMER_RATE_PER_SECOND: '100000',
       ...env,
@@ -52,7 +54,7 @@ async function fleet(redisUrl: string | null, instances: number, env: Record<str
   return {
     sim,
     urls,
-    settle: () => Promise.all(runtimes.map((r) => r.deps.engine.settle())),
+    settle: () => Promise.all(runtimes.map((r) => r.settle())),
     async close() {
       await Promise.all(runtimes.map((r) => r.close()));
       await sim.close();
@@ -120,6 +122,51 @@ export async function steadyRows(redisUrl: string | null, minutes = 10): Promise
       });
       await f.close();
     }
+  }
+  return rows;
+}
+
+/**
+ * What complete lists cost: the public list, and 10 organizations with 20 private packages each, asked
+ * for once a minute each, at the default settings (lists fresh 300 s, details 3600 s), over two hours of
+ * service clock on 3 instances sharing Redis. The second hour is counted: the cold first fetch is not
+ * what it costs to keep them.
+ */
+export async function detailCostRows(redisUrl: string | null): Promise<Array<{ label: string; lists: number; details: number; perHour: number }>> {
+  const organizations = Array.from({ length: 10 }, (_, i) => ({ id: `org_Bench${String(i).padStart(10, '0')}`, sub_domain: `bench-${i}`, name: `Bench ${i}` }));
+  const packages = [
+    ...seedPackages().filter((p) => p.privacy === 'public'),
+    ...organizations.flatMap((o, i) =>
+      Array.from({ length: 20 }, (_, j) => ({
+        ...seedPackages()[0]!,
+        id: `vmpkg_B${String(i).padStart(2, '0')}x${String(j).padStart(11, '0')}`,
+        name: `ORG${i}-PKG${j}`,
+        permalink: `org${i}-pkg${j}`,
+        privacy: 'private' as const,
+        organizationId: o.id,
+      })),
+    ),
+  ];
+  const rows = [];
+  for (const [label, paths] of [
+    ['the public list (20 packages)', ['/packages']],
+    ['10 organizations of 20 packages each, and the public list', ['/packages', ...organizations.map((o) => `/packages?organization=${o.sub_domain}`)]],
+  ] as const) {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+    const f = await fleet(redisUrl, 3, { CACHE_LIST_DETAILS: 'true' }, clock, { packages, organizations });
+    let counted = { lists: 0, gets: 0 };
+    for (let minute = 0; minute < 120; minute++) {
+      if (minute === 60) counted = { lists: f.sim.count('list'), gets: f.sim.count('get') };
+      for (const [i, path] of paths.entries()) {
+        await (await fetch(`${f.urls[i % f.urls.length]}${path}`, { headers: { 'x-api-key': KEY } })).arrayBuffer();
+      }
+      await f.settle();
+      clock.advance(60_000);
+    }
+    const lists = f.sim.count('list') - counted.lists;
+    const details = f.sim.count('get') - counted.gets;
+    rows.push({ label, lists, details, perHour: lists + details });
+    await f.close();
   }
   return rows;
 }

@@ -3,7 +3,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { abuseRows, steadyRows, type BudgetRow } from './budget.js';
+import { abuseRows, detailCostRows, steadyRows, type BudgetRow } from './budget.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
 
 /**
@@ -107,12 +107,14 @@ const results = rounds[0]!.map((_, i) => rounds.map((r) => r[i]!).reduce((a, b) 
 // Upstream traffic of a fleet: the same Zipf-like request sequence with and without a shared Redis.
 const fleet: FleetFigures[] = [];
 const budget: BudgetRow[] = [];
+let details: Awaited<ReturnType<typeof detailCostRows>> = [];
 const redis = await benchRedis();
 try {
   if (redis) fleet.push(await fleetScenario(redis.url, '3 instances, shared Redis'));
   fleet.push(await fleetScenario(null, '3 instances, no Redis (each on its own)'));
   // What consumers can make the service spend: abuse patterns, then steady load by freshness.
   budget.push(...(await abuseRows(redis?.url ?? null)), ...(await steadyRows(redis?.url ?? null)));
+  details = await detailCostRows(redis?.url ?? null);
 } finally {
   redis?.stop();
 }
@@ -159,11 +161,22 @@ const md = [
   'second for 10 minutes of service clock), counted from the simulator\'s request log, beside a plain pass-through',
   '(one upstream call per consumer request). Default settings: a consumer\'s share is a tenth of the token\'s 1000',
   'calls a minute; the refresh-ahead window is a tenth of the freshness, so a key held under steady load costs',
-  'one call every 0.9 × `CACHE_FRESH_SECONDS`, however many instances share Redis.',
+  'one call every 0.9 × `CACHE_FRESH_SECONDS`, however many instances share Redis. These rows count the lists',
+  'themselves (`CACHE_LIST_DETAILS=false`); what completing them with details costs is the next table.',
   '',
   '| pattern | consumer requests | upstream calls | pass-through would call | answers / rate |',
   '|---|---|---|---|---|',
   ...budget.map((b) => `| ${b.pattern} | ${b.consumerRequests.toLocaleString('en')} | ${b.upstreamCalls} | ${b.passThrough.toLocaleString('en')} | ${b.note} |`),
+  '',
+  '## What complete lists cost',
+  '',
+  'Each list asked for once a minute on 3 instances sharing Redis, at the default settings (lists fresh 300 s,',
+  'details 3600 s, details fetched by the service in the background and revalidated with If-None-Match); the',
+  'second of two hours of service clock is counted. The token\'s budget is 1000 calls a minute, 60,000 an hour.',
+  '',
+  '| lists kept complete | list calls per hour | detail calls per hour | upstream calls per hour | share of the budget |',
+  '|---|---|---|---|---|',
+  ...details.map((d) => `| ${d.label} | ${d.lists} | ${d.details} | ${d.perHour} | ${((d.perHour / 60_000) * 100).toFixed(2)}% |`),
   '',
 ].join('\n');
 writeFileSync('bench/RESULTS.md', md);
