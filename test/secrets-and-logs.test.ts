@@ -15,7 +15,7 @@ describe('secrets and request logs', () => {
 
   beforeAll(async () => {
     const upstream = await sim.listen();
-    rt = createRuntime(loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: TOKEN, KATAPULT_TIMEOUT_MS: '300', LOG_LEVEL: 'debug' }), {
+    rt = createRuntime(loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: TOKEN, KATAPULT_TIMEOUT_MS: '300', LOG_LEVEL: 'debug', CACHE_LIST_DETAILS: 'false' }), {
       logger: logs.logger,
     });
     url = await rt.listen(0, '127.0.0.1');

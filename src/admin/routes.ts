@@ -51,7 +51,7 @@ export function adminRoutes(deps: {
       throw new AppError('invalid_request', `${where}: name exactly one of all (true), organization or package`);
     }
     const patterns = deps.purgePatterns(parsed.data as PurgeTarget);
-    const sharedEntries = await purge(patterns, deps.l1, deps.redis?.client ?? null);
+    const sharedEntries = await purge(patterns, deps.l1, deps.redis);
     deps.logger.info({ reqId: c.get('requestId'), patterns, sharedEntries }, 'admin purge');
     return c.json({ purged: { patterns, sharedEntries } });
   });

@@ -26,6 +26,11 @@ export function toAppError(err: unknown, nowMs: number): unknown {
     case 'bad_response':
     case 'rejected':
       return new AppError('upstream_error', 'Katapult answered with an error');
+    default: {
+      // Every kind is answered above: a new kind fails to compile here until it is given its answer.
+      const unanswered: never = err.kind;
+      return unanswered;
+    }
   }
 }
 

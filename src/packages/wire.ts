@@ -30,9 +30,6 @@ const listPage = z
 
 const getBody = z.object({ virtual_machine_package: wirePackage }).transform((b) => b.virtual_machine_package);
 
-/** The not-found codes of this resource, Katapult's own (FACTS.md, Errors). */
-export const NOT_FOUND_CODES = ['package_not_found', 'organization_not_found'] as const;
-
 /** `GET /virtual_machine_packages?organization[…]=…`: every page of a scope's list. */
 export function packageList(scope: OrgScope): ListSpec<WirePackage> {
   const params = new URLSearchParams();
