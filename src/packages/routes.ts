@@ -10,14 +10,12 @@ import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
 import { isShared, render } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
-import type { OrgScope } from '../domain/scope.js';
+import { packageRefParam, PUBLIC, type OrgScope } from '../domain/scope.js';
 import { listQuery, scopeQuery } from './params.js';
-import { packageRefParam, PUBLIC } from '../domain/scope.js';
 import { ListShaper } from './list-query.js';
 import { detailHeader, type ListDetails } from './details.js';
 import type { PackageService } from './service.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
-
 
 /** The route patterns, also the `route` label of metrics and request lines. */
 export const PACKAGES_ROUTE = '/packages';
