@@ -134,6 +134,10 @@ describe('complete lists', () => {
     const grouped = await get('group_by=group');
     expect(grouped.groups.map((g) => g.name)).toEqual(['Standard vCPU', 'High Memory', 'Dedicated vCPU']);
     expect(grouped.groups.flatMap((g) => g.packages)).toHaveLength(22);
+    // Trimming fields keeps each package in its group.
+    const names = await get('group_by=group&fields=name');
+    expect(names.groups.map((g) => [g.name, g.packages.length])).toEqual(grouped.groups.map((g) => [g.name, g.packages.length]));
+    expect(names.groups[2]!.packages).toEqual([{ name: 'ACME-DEDI-64' }]);
   });
 
   it('leaves the Katapult-compatible list as Katapult sends it: its reduced field set', async () => {

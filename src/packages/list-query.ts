@@ -41,8 +41,10 @@ export class ListShaper {
     const memoKey = `${entry.etag}|${JSON.stringify(q)}`;
     const hit = this.#memo.get(memoKey);
     if (hit && hit.storedAt === entry.storedAt) return hit;
-    const packages = apply(packagesOf(entry), q);
-    const body = JSON.stringify(q.group_by ? { groups: byGroup(packages) } : { packages });
+    // Grouped on the whole packages, so trimming `fields` cannot hide the group a package belongs to.
+    const selected = apply(packagesOf(entry), { ...q, fields: undefined }) as Package[];
+    const trim = (packages: Array<Partial<Package>>) => (q.fields ? packages.map((p) => keep(p, q.fields!)) : packages);
+    const body = JSON.stringify(q.group_by ? { groups: byGroup(selected).map((g) => ({ ...g, packages: trim(g.packages) })) } : { packages: trim(selected) });
     const shaped = { ...entry, body, etag: strongEtag(body) };
     this.#memo.set(memoKey, shaped);
     return shaped;
@@ -69,9 +71,11 @@ export function apply(all: Package[], q: ListConveniences): Array<Partial<Packag
       .sort((a, b) => compare(a.p[field], b.p[field], desc) || a.i - b.i)
       .map(({ p }) => p);
   }
-  if (!q.fields) return out;
-  const fields = q.fields;
-  return out.map((p) => Object.fromEntries(fields.map((f) => [f, p[f]])) as Partial<Package>);
+  return q.fields ? out.map((p) => keep(p, q.fields!)) : out;
+}
+
+function keep(p: Partial<Package>, fields: ReadonlyArray<keyof Package>): Partial<Package> {
+  return Object.fromEntries(fields.map((f) => [f, p[f]])) as Partial<Package>;
 }
 
 /**
