@@ -38,7 +38,6 @@ export const cacheEntry = z.discriminatedUnion('kind', [
 ]);
 export type CacheEntry = z.infer<typeof cacheEntry>;
 export type FoundEntry = Extract<CacheEntry, { kind: 'found' }>;
-export type NotFoundEntry = Extract<CacheEntry, { kind: 'not_found' }>;
 
 /** A shared cache tier. `undefined` from `get` is a miss, also when the tier could not answer. */
 export interface CacheStore {
