@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 }
 
 function errorResponse(c: AppContext, error: AppError): Response {
-  const headers: Record<string, string> = { ...error.headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+  const headers: Record<string, string> = { ...c.get('limitHeaders'), ...error.headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
   const id = c.get('requestId') ?? requestId(null);

@@ -42,4 +42,28 @@ describe('one auth decision', () => {
       expect(await both('acme', ops)).toEqual(['429 rate_limited', '429 rate_limit_reached']);
     });
   });
+
+  it('states the consumer\'s limit on every answer, errors included: Katapult\'s per-minute headers, and RateLimit on /packages', async () => {
+    const stack = await startStack({ env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '2' } });
+    try {
+      const katapult = { authorization: `Bearer ${OPS_KEY}` };
+      const base = `${stack.urls[0]}/core/v1/virtual_machine_packages`;
+      const ok = await fetch(`${base}?per_page=1`, { headers: katapult });
+      const missing = await fetch(`${base}/virtual_machine_package?virtual_machine_package[permalink]=nope`, { headers: katapult });
+      const limited = await fetch(`${base}?per_page=1`, { headers: katapult });
+      const refused = await fetch(`${base}?per_page=1`, { headers: katapult });
+      const states = [ok, missing, limited, refused].map((r) => [r.status, r.headers.get('x-ratelimit-permitted'), r.headers.get('x-ratelimit-remaining')]);
+      expect(states).toEqual([
+        [200, '120', '2'],
+        [404, '120', '1'],
+        [200, '120', '0'],
+        [429, '120', '0'],
+      ]);
+      expect((await refused.json()).error.detail).toEqual({ total_permitted: 120 });
+      const notFound = await fetch(`${stack.urls[0]}/packages/nope-nope`, { headers: { 'x-api-key': ACME_KEY } });
+      expect([notFound.status, notFound.headers.get('ratelimit')]).toEqual([404, expect.stringMatching(/^"consumer";r=2;t=\d+$/)]);
+    } finally {
+      await stack.close();
+    }
+  });
 });

@@ -42,9 +42,12 @@ export function consumerAuth(keys: ConsumerKeys, limiter: ConsumerLimiter, diale
     // they cause are held to their address's share (see upstream/consumer-share.ts).
     if (!consumer) return next();
     const decision = await limiter.take(consumer.name);
+    // Kept for the error handlers as well: a refused or failed request states the limit too.
+    const limitHeaders = dialect.limitHeaders(decision);
+    c.set('limitHeaders', limitHeaders);
     if (!decision.allowed) throw dialect.refuse({ kind: 'over_limit', decision });
     await next();
-    for (const [name, value] of Object.entries(dialect.limitHeaders(decision))) c.res.headers.set(name, value);
+    for (const [name, value] of Object.entries(limitHeaders)) c.res.headers.set(name, value);
   };
 }
 

@@ -7,6 +7,8 @@ export type AppEnv = {
     requestId: string;
     /** The caller, when it presented a valid API key; null when anonymous. */
     consumer: Consumer | null;
+    /** The consumer's request-limit headers, in the dialect of the router that answers: on every answer, errors too. */
+    limitHeaders: Record<string, string> | undefined;
   };
 };
 export type AppContext = Context<AppEnv>;

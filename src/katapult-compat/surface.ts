@@ -76,9 +76,14 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
   return routes;
 }
 
-/** The one auth decision, said as Katapult says it; the consumer's limit in Katapult's own rate-limit headers. */
+/**
+ * The one auth decision, said as Katapult says it; the consumer's limit in Katapult's own rate-limit
+ * headers, which Katapult sends on every answer with a per-minute figure (FACTS.md): `Permitted` is the
+ * requests a minute the consumer's bucket sustains, `Remaining` what it may send at once now.
+ */
 function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
-  const limitHeaders = (d: LimitDecision) => ({ 'x-ratelimit-permitted': String(limiter.burst), 'x-ratelimit-remaining': String(d.remaining) });
+  const perMinute = Math.round(limiter.ratePerSecond * 60);
+  const limitHeaders = (d: LimitDecision) => ({ 'x-ratelimit-permitted': String(perMinute), 'x-ratelimit-remaining': String(Math.min(perMinute, d.remaining)) });
   return {
     limitHeaders,
     refuse(refusal) {
@@ -90,7 +95,7 @@ function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
         case 'not_listed':
           return new KatapultError('scope_not_granted', { scopes: [] });
         case 'over_limit':
-          return new KatapultError('rate_limit_reached', { total_permitted: limiter.burst }, { ...limitHeaders(refusal.decision), 'retry-after': String(refusal.decision.resetSeconds) });
+          return new KatapultError('rate_limit_reached', { total_permitted: perMinute }, { ...limitHeaders(refusal.decision), 'retry-after': String(refusal.decision.resetSeconds) });
       }
     },
   };
@@ -99,7 +104,7 @@ function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
 function katapultError(c: AppContext, err: KatapultError): Response {
   const [status, description] = KATAPULT_ERRORS[err.code];
   const body = JSON.stringify({ error: { code: err.code, description, detail: err.detail } });
-  return c.body(body, status as 400, { ...err.headers, 'content-type': 'application/json', 'cache-control': 'no-cache', 'x-api-schema': 'json-error' });
+  return c.body(body, status as 400, { ...c.get('limitHeaders'), ...err.headers, 'content-type': 'application/json', 'cache-control': 'no-cache', 'x-api-schema': 'json-error' });
 }
 
 /** Each of this service's errors in Katapult's words: every code, so a new one cannot be left unsaid. */
