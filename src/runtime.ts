@@ -135,6 +135,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         for (const fast of fastPaths) if (fast(req, res)) return;
         void full(req, res);
       });
+      // A client gets 10 s to send its headers and 30 s for its whole request, then the connection is
+      // closed: slow or stalled senders hold a socket for that long at most (Node's defaults: 60 s, 300 s).
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(port, host, resolve);
