@@ -55,3 +55,33 @@ describe('GET /packages conveniences', () => {
     expect((await res.json()).error.message).toContain(`'${param}'`);
   });
 });
+
+describe('shaped answers under the L1 byte bound', () => {
+  it('keeps 10,000 distinct shapes within their share of CACHE_L1_MAX_BYTES, counted in kbff_l1_bytes, without pushing the list out', async () => {
+    const maxBytes = 1_000_000;
+    const stack = await startStack({ env: { CACHE_L1_MAX_BYTES: String(maxBytes) } });
+    try {
+      const rt = stack.runtimes[0]!;
+      const fields = ['id', 'name', 'permalink', 'cpuCores', 'memoryGb', 'storageGb', 'ipv4Addresses', 'monthlyBandwidthGb', 'dedicatedCpus', 'privacy', 'group', 'iconUrl'];
+      const sorts = ['name', '-memoryGb', 'cpuCores'];
+      let asked = 0;
+      for (let mask = 1; asked < 10_000; mask++) {
+        const chosen = fields.filter((_, i) => mask & (1 << i));
+        for (const sort of sorts) {
+          if (asked++ >= 10_000) break;
+          const res = await rt.app.request(`/packages?fields=${chosen.join(',')}&sort=${sort}`);
+          expect(res.status).toBe(200);
+          await res.arrayBuffer();
+        }
+      }
+      const { bytes } = rt.deps.store.l1.size;
+      expect(bytes).toBeLessThanOrEqual(maxBytes);
+      expect(bytes).toBeGreaterThan(maxBytes / 8); // the shapes are kept, up to their share
+      const metrics = await (await fetch(`${stack.urls[0]}/metrics`)).text();
+      expect(Number(/^kbff_l1_bytes (\d+)/m.exec(metrics)![1])).toBe(bytes);
+      expect(stack.sim.count('list')).toBe(1); // the list itself stayed in L1 throughout
+    } finally {
+      await stack.close();
+    }
+  });
+});

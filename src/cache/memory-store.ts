@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../domain/clock.js';
-import type { CacheEntry, CacheStore } from './entry.js';
+import type { CacheEntry, CacheStore, FoundEntry } from './entry.js';
 
 /** Per-entry bookkeeping on top of the body and key, so small entries are not counted as free. */
 const ENTRY_OVERHEAD_BYTES = 256;
@@ -11,6 +11,11 @@ const ENTRY_OVERHEAD_BYTES = 256;
  */
 export class MemoryStore implements CacheStore {
   readonly #lru: LRUCache<string, CacheEntry>;
+  /**
+   * Answers derived from entries (a shaped list: filtered, sorted, trimmed), in a quarter of the byte
+   * bound of their own: however many shapes consumers ask for, they never push real entries out.
+   */
+  readonly #derived: LRUCache<string, FoundEntry>;
   readonly #clock: Clock;
   /** Moves on whenever an entry is stored or dropped: what was derived from L1 at one version is current while it holds. */
   version = 0;
@@ -23,6 +28,10 @@ export class MemoryStore implements CacheStore {
       // Evictions too: a derived answer must not outlive an entry it was built from.
       dispose: () => void this.version++,
     });
+    this.#derived = new LRUCache({
+      maxSize: Math.max(1, Math.floor(maxBytes / 4)),
+      sizeCalculation: (entry, key) => entry.body.length * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+    });
   }
 
   /** Synchronous read, for the hit path. */
@@ -33,6 +42,20 @@ export class MemoryStore implements CacheStore {
       return undefined;
     }
     return entry;
+  }
+
+  /** A derived answer kept under `key`, while its source's stale window lasts. */
+  derived(key: string): FoundEntry | undefined {
+    const entry = this.#derived.get(key);
+    if (entry && this.#clock.now() >= entry.staleUntil) {
+      this.#derived.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  keepDerived(key: string, entry: FoundEntry): void {
+    this.#derived.set(key, entry);
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
@@ -62,6 +85,6 @@ export class MemoryStore implements CacheStore {
   }
 
   get size(): { entries: number; bytes: number } {
-    return { entries: this.#lru.size, bytes: this.#lru.calculatedSize };
+    return { entries: this.#lru.size + this.#derived.size, bytes: this.#lru.calculatedSize + this.#derived.calculatedSize };
   }
 }

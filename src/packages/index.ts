@@ -13,7 +13,7 @@ export function packagesResource(parts: ResourceParts): Resource {
   const packages = new PackageService(parts.engine, parts.client, config.detailFreshMs);
   const details = config.listDetails ? new ListDetails(parts.engine, parts.store, packages, parts.clock) : null;
   return {
-    routes: packageRoutes({ ...parts, ...config, packages, details }),
+    routes: packageRoutes({ ...parts, ...config, packages, details, l1: parts.store.l1 }),
     compat: mountPackageCompat({ packages, trustProxyHops: config.trustProxyHops }),
     document: documentPackages,
     purgePatterns,

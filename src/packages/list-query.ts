@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import type { MemoryStore } from '../cache/memory-store.js';
 import { z } from 'zod';
 import { strongEtag, type FoundEntry } from '../cache/entry.js';
 import type { Package } from './model.js';
@@ -32,21 +32,22 @@ export type ListConveniences = { [K in keyof typeof listConveniences]?: z.output
 
 /**
  * Filters (a package whose field is null never passes a filter on it), then sorts (nulls last, ties keep
- * upstream order), then trims fields. Results are kept per (entry, query), so a repeated query costs a lookup.
+ * upstream order), then trims fields. Results are kept in L1's share for derived answers, per (entry,
+ * query): a repeated query costs a lookup, and every shape kept is counted in L1's bytes and bounded by them.
  */
 export class ListShaper {
-  readonly #memo = new LRUCache<string, FoundEntry>({ max: 1000 });
+  constructor(private readonly l1: MemoryStore) {}
 
   shape(entry: FoundEntry, q: ListConveniences): FoundEntry {
-    const memoKey = `${entry.etag}|${JSON.stringify(q)}`;
-    const hit = this.#memo.get(memoKey);
-    if (hit && hit.storedAt === entry.storedAt) return hit;
+    const key = `${entry.etag}|${entry.storedAt}|${JSON.stringify(q)}`;
+    const held = this.l1.derived(key);
+    if (held) return held;
     // Grouped on the whole packages, so trimming `fields` cannot hide the group a package belongs to.
     const selected = apply(packagesOf(entry), { ...q, fields: undefined }) as Package[];
     const trim = (packages: Array<Partial<Package>>) => (q.fields ? packages.map((p) => keep(p, q.fields!)) : packages);
     const body = JSON.stringify(q.group_by ? { groups: byGroup(selected).map((g) => ({ ...g, packages: trim(g.packages) })) } : { packages: trim(selected) });
     const shaped = { ...entry, body, etag: strongEtag(body) };
-    this.#memo.set(memoKey, shaped);
+    this.l1.keepDerived(key, shaped);
     return shaped;
   }
 }

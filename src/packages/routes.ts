@@ -13,6 +13,7 @@ import { toAppError } from '../http/upstream-errors.js';
 import { packageRefParam, PUBLIC, type OrgScope } from '../domain/scope.js';
 import { listQuery, scopeQuery } from './params.js';
 import { ListShaper } from './list-query.js';
+import type { MemoryStore } from '../cache/memory-store.js';
 import { detailHeader, type ListDetails } from './details.js';
 import type { PackageService } from './service.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
@@ -31,6 +32,8 @@ export interface PackageRoutesDeps {
   trustProxyHops: number;
   /** Null with CACHE_LIST_DETAILS=false: lists carry Katapult's list fields only. */
   details: ListDetails | null;
+  /** Where shaped answers are kept, within L1's byte bound. */
+  l1: MemoryStore;
 }
 
 /** How long `?complete=true` waits for missing details before answering with what it has. */
@@ -42,7 +45,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   // Who is calling, and within their request limit (`/packages/*` matches `/packages` itself too).
   routes.use(`${PACKAGES_ROUTE}/*`, consumerAuth(deps.consumerKeys, deps.limiter, dialect));
 
-  const shaper = new ListShaper();
+  const shaper = new ListShaper(deps.l1);
   /** `finish` turns a found entry into the answer's representation (a list's composition and shape), with more headers. */
   type Finish = (entry: FoundEntry) => Promise<{ entry: FoundEntry; headers: Record<string, string> }>;
   const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string, finish?: Finish) => {
