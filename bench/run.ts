@@ -25,12 +25,17 @@ interface Figures {
 }
 
 /** The server process's CPU time so far, in µs. */
-function cpuOf(child: ChildProcess): Promise<number> {
+async function cpuOf(child: ChildProcess): Promise<number> {
+  return (await statsOf(child)).cpu;
+}
+
+/** The server process's CPU time so far (µs) and resident memory (bytes). */
+function statsOf(child: ChildProcess): Promise<{ cpu: number; rss: number }> {
   return new Promise((resolve) => {
     const on = (m: unknown) => {
       if (typeof m === 'object' && m !== null && 'cpu' in m) {
         child.off('message', on);
-        resolve((m as { cpu: number }).cpu);
+        resolve(m as { cpu: number; rss: number });
       }
     };
     child.on('message', on);
@@ -105,6 +110,45 @@ try {
   service.child.kill();
   quiet.child.kill();
 }
+// 10,000 distinct shapes of the list, cycled by every connection, on a fresh service process: what
+// shaping costs when nothing repeats, and how far memory grows (shaped answers have a quarter of L1).
+const SHAPES = 10_000;
+const shapePaths = (() => {
+  const fields = ['id', 'name', 'permalink', 'cpuCores', 'memoryGb', 'storageGb', 'ipv4Addresses', 'monthlyBandwidthGb', 'dedicatedCpus', 'privacy', 'group', 'iconUrl'];
+  const paths: string[] = [];
+  for (let mask = 1; paths.length < SHAPES; mask++) {
+    const chosen = fields.filter((_, i) => mask & (1 << i)).join(',');
+    for (const sort of ['name', '-memoryGb', 'cpuCores']) if (paths.length < SHAPES) paths.push(`/packages?fields=${chosen}&sort=${sort}`);
+  }
+  return paths;
+})();
+const shapes = await startServer(['service']);
+let shapeFigures: Figures & { rssBeforeMb: number; rssAfterMb: number };
+try {
+  await (await fetch(`${shapes.url}/packages?complete=true`)).arrayBuffer();
+  const before = await statsOf(shapes.child);
+  let next = 0;
+  const r = await autocannon({
+    url: shapes.url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests: [{ setupRequest: (req) => ({ ...req, path: shapePaths[next++ % SHAPES]! }) }],
+  });
+  const after = await statsOf(shapes.child);
+  shapeFigures = {
+    name: `GET /packages, ${SHAPES.toLocaleString('en')} distinct shapes cycled`,
+    rps: r.requests.average,
+    cpuUs: (after.cpu - before.cpu) / r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    rssBeforeMb: before.rss / 2 ** 20,
+    rssAfterMb: after.rss / 2 ** 20,
+  };
+} finally {
+  shapes.child.kill();
+}
 // Each scenario's best round: the one least disturbed by whatever else the machine was doing.
 const results = rounds[0]!.map((_, i) => rounds.map((r) => r[i]!).reduce((a, b) => (b.rps > a.rps ? b : a)));
 // Upstream traffic of a fleet: the same Zipf-like request sequence with and without a shared Redis.
@@ -138,6 +182,11 @@ const md = [
   '| scenario | req/s | p50 ms | p99 ms | req/s ratio to bare | server CPU µs/request | CPU ratio (bare ÷ this) | errors |',
   '|---|---|---|---|---|---|---|---|',
   ...results.map(row),
+  row(shapeFigures),
+  '',
+  `The last row cycles ${SHAPES.toLocaleString('en')} distinct \`fields\`/\`sort\` shapes of the list on a fresh service process (default`,
+  `CACHE_L1_MAX_BYTES, 64 MiB, a quarter of it for shaped answers): RSS ${shapeFigures.rssBeforeMb.toFixed(0)} MiB before the run,`,
+  `${shapeFigures.rssAfterMb.toFixed(0)} MiB after it.`,
   '',
   'Ratios are against the bare node:http server measured in the same run: the ceiling for this body on this machine.',
   'The CPU columns count the server process\'s own CPU time per answered request (process.cpuUsage): on a',

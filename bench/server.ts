@@ -8,12 +8,12 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
  *   service [logLevel]   the service in front of its own simulator (LOG_LEVEL, default info)
  *   bare <file>          node:http answering the bytes in <file> with the service's own response headers
  *                        (<file>.headers.json): the Node ceiling for exactly this response
- * Sends its base URL to the parent over IPC, and answers 'cpu' with its CPU time so far (µs).
+ * Sends its base URL to the parent over IPC, and answers 'cpu' with its CPU time so far (µs) and its RSS (bytes).
  */
 process.on('message', (m) => {
   if (m === 'cpu') {
     const { user, system } = process.cpuUsage();
-    process.send!({ cpu: user + system });
+    process.send!({ cpu: user + system, rss: process.memoryUsage().rss });
   }
 });
 const [mode, arg] = process.argv.slice(2);
