@@ -36,19 +36,19 @@ export class MemoryStore implements CacheStore {
 
   /** Synchronous read, for the hit path. */
   peek(key: string): CacheEntry | undefined {
-    const entry = this.#lru.get(key);
-    if (entry && this.#clock.now() >= entry.staleUntil) {
-      this.#lru.delete(key);
-      return undefined;
-    }
-    return entry;
+    return this.#servable(this.#lru, key);
   }
 
   /** A derived answer kept under `key`, while its source's stale window lasts. */
   derived(key: string): FoundEntry | undefined {
-    const entry = this.#derived.get(key);
+    return this.#servable(this.#derived, key);
+  }
+
+  /** The entry under `key` while it is servable; one past its stale window is dropped as it is read. */
+  #servable<E extends CacheEntry>(lru: LRUCache<string, E>, key: string): E | undefined {
+    const entry = lru.get(key);
     if (entry && this.#clock.now() >= entry.staleUntil) {
-      this.#derived.delete(key);
+      lru.delete(key);
       return undefined;
     }
     return entry;
