@@ -120,15 +120,18 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const app = createApp(deps);
   const fastPaths = resources.flatMap((r) => (r.fastPath ? [r.fastPath] : []));
 
+  /** Every refresh and background fetch running now, in the engine or in any resource, finished. */
+  const settle = async () => {
+    await Promise.all([engine.settle(), ...resources.map((r) => r.settle?.())]);
+    await engine.settle(); // what the resources' work started last
+  };
+
   let server: Server | null = null;
   return {
     deps,
     app,
     redis,
-    async settle() {
-      await Promise.all([engine.settle(), ...resources.map((r) => r.settle?.())]);
-      await engine.settle(); // what the resources' work started last
-    },
+    settle,
     async listen(port = config.port, host = config.host) {
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
@@ -155,7 +158,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         await closing;
         clearTimeout(cut);
       }
-      await Promise.race([Promise.all([engine.settle(), ...resources.map((r) => r.settle?.())]), sleep(graceMs)]);
+      await Promise.race([settle(), sleep(graceMs)]);
       await invalidations?.close();
       if (redis) {
         await redis.quit().catch(() => undefined);

@@ -16,7 +16,7 @@ export function causeOf(c: AppContext, trustedHops: number): Cause {
   return chargedTo(consumer ? `key:${consumer.name}` : `addr:${clientAddress(c, trustedHops)}`);
 }
 
-export function clientAddress(c: AppContext, trustedHops: number): string {
+function clientAddress(c: AppContext, trustedHops: number): string {
   const peer = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress ?? 'unknown';
   if (trustedHops === 0) return peer;
   const chain = (c.req.header('x-forwarded-for') ?? '').split(',').map((a) => a.trim()).filter(Boolean);
