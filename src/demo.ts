@@ -27,6 +27,7 @@ const config = loadConfig(undefined, {
 const runtime = createRuntime(config);
 const url = await runtime.listen();
 runtime.deps.logger.info({ url, upstream }, 'listening (demo)');
+runtime.deps.logger.flush();
 process.stdout.write(
   [
     '',

@@ -16,6 +16,8 @@ const { logger } = runtime.deps;
 const url = await runtime.listen();
 // KATAPULT_API_URL cannot carry credentials (refused by the config); a Redis URL's password is left out.
 logger.info({ url, upstream: config.katapultApiUrl, redis: describeRedis(config.redis) }, 'listening');
+// Log lines are written in batches; the start-up lines go out now, for whoever waits on them.
+logger.flush();
 
 // SIGTERM (Kubernetes, docker stop) or SIGINT: stop accepting, finish in-flight requests within
 // SHUTDOWN_TIMEOUT_MS, close Redis, exit 0. A second signal exits at once.

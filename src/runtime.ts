@@ -16,6 +16,7 @@ import { InvalidationListener } from './coordination/invalidation.js';
 import { RefreshLock } from './cache/refresh-lock.js';
 import { CorsPolicy } from './http/cors.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { LogSink } from './observability/log-sink.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
 import { packagesResource } from './packages/index.js';
@@ -53,7 +54,7 @@ export interface Runtime {
 
 /** Builds every part once from the config (and any part a test or the demo supplies) and wires them. */
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
-  const logger = parts.logger ?? createLogger(config.logLevel, undefined, [config.katapultToken, config.adminToken]);
+  const logger = parts.logger ?? createLogger(config.logLevel, new LogSink(1, config.logBufferBytes, config.logFlushMs), [config.katapultToken, config.adminToken]);
   const clock = parts.clock ?? systemClock;
   if (config.demo) logger.warn('demo mode: upstream is the built-in Katapult simulator, not api.katapult.io');
 
@@ -164,6 +165,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         await redis.quit().catch(() => undefined);
         redis.disconnect();
       }
+      logger.flush();
     },
   };
 }

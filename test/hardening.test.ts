@@ -55,6 +55,8 @@ describe('hardening', () => {
     // The holder: a real process with the production timeouts, whose upstream call never returns.
     const holder = await startProcess({ KATAPULT_API_URL: stack.upstreamUrl, KATAPULT_API_TOKEN: stack.sim.token, REDIS_URL: redisUrl, KATAPULT_TIMEOUT_MS: '10000' });
     await holder.listening;
+    // Its Redis connection is up once /readyz says so: only then does it take the fleet lock.
+    while ((await (await fetch(`${holder.url}/readyz`)).json()).redis !== 'up') await new Promise((r) => setTimeout(r, 20));
     stack.sim.setFault({ kind: 'hang' }, 1);
     void fetch(`${holder.url}/packages`).catch(() => undefined);
     const admin = new Redis(redisUrl);

@@ -57,6 +57,8 @@ const schema = z.object({
   TRUST_PROXY_HOPS: int(0, 10).default(0),
   CORS_ORIGINS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_BUFFER_BYTES: int(0, 16 * 1024 * 1024).default(64 * 1024),
+  LOG_FLUSH_MS: int(1, 60_000).default(1000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 
@@ -115,6 +117,9 @@ const configFrom = (readFile: (path: string) => string) =>
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
+    /** Log lines are written in batches of this many bytes (0: each at once), and at least every `logFlushMs`. */
+    logBufferBytes: e.LOG_BUFFER_BYTES,
+    logFlushMs: e.LOG_FLUSH_MS,
     /** On SIGTERM, how long in-flight requests may take before connections are cut. */
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   }));

@@ -28,17 +28,33 @@ const CIRCUIT: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open:
  */
 export class Metrics {
   readonly registry = new Registry();
+  /**
+   * Per-request counts are kept as plain numbers and handed to prom-client when scraped: a labelled
+   * `inc()` hashes its labels on every call, which the hit path would pay on every request.
+   */
+  readonly #requestCounts = new Map<string, { route: string; status: string; n: number }>();
+  #l1Hits = 0;
   readonly requests = new Counter({
     name: 'kbff_http_requests_total',
     help: 'Requests answered, by route pattern and status',
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const c of this.#requestCounts.values()) {
+        if (c.n) this.requests.inc({ route: c.route, status: c.status }, c.n);
+        c.n = 0;
+      }
+    },
   });
   readonly cache = new Counter({
     name: 'kbff_cache_results_total',
     help: 'Package cache answers: l1_hit, l2_hit, miss, stale, revalidated; coalesced counts answers that waited on another request\'s refresh',
     labelNames: ['result'] as const,
     registers: [this.registry],
+    collect: () => {
+      if (this.#l1Hits) this.cache.inc({ result: 'l1_hit' }, this.#l1Hits);
+      this.#l1Hits = 0;
+    },
   });
   readonly upstreamRequests = new Counter({
     name: 'kbff_upstream_requests_total',
@@ -86,7 +102,6 @@ export class Metrics {
     help: 'Upstream circuit breaker: 0 closed, 1 half-open, 2 open',
     registers: [this.registry],
   });
-  readonly #l1Hit = this.cache.labels('l1_hit');
 
   constructor(l1: SizedStore, defaults = true) {
     new Gauge({
@@ -108,9 +123,17 @@ export class Metrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'kbff_' });
   }
 
-  /** The hit path's count, pre-bound: a label lookup per request would cost more than the rest of it. */
+  /** One answer of the hit path. */
   l1Hit(): void {
-    this.#l1Hit.inc();
+    this.#l1Hits++;
+  }
+
+  /** One answered request, by route pattern and status. */
+  request(route: string, status: number): void {
+    const key = `${status}${route}`;
+    const count = this.#requestCounts.get(key);
+    if (count) count.n++;
+    else this.#requestCounts.set(key, { route, status: String(status), n: 1 });
   }
 
   served(s: ServedAnswer): void {
