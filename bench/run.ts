@@ -1,16 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { freePort } from '../test/support/ports.js';
 import { abuseRows, detailCostRows, steadyRows, type BudgetRow } from './budget.js';
+import { coldTenPages, herdRows, type ColdRow } from './cold.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
+import { ensureTools, groupCpuUs, PINNED, spawnServer, startNginx, startVarnish, stopGroup, wrk } from './http.js';
 
 /**
  * `npm run bench`: loopback only, bounded in time. Measures in one run, on the same machine and body:
- * the bare node:http ceiling, a cache hit on GET /packages, and a 304 revalidation. Writes bench/RESULTS.md.
+ * the bare node:http ceiling, the service's cache hit and 304 with its request log on and off, nginx and
+ * Varnish serving the same bytes from their caches; then cold keys, memory under many shapes, and what
+ * consumers can make the service spend upstream. Writes bench/RESULTS.md.
  */
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 50;
 
 interface Figures {
@@ -22,11 +27,6 @@ interface Figures {
   p99: number;
   errors: number;
   non2xx: number;
-}
-
-/** The server process's CPU time so far, in µs. */
-async function cpuOf(child: ChildProcess): Promise<number> {
-  return (await statsOf(child)).cpu;
 }
 
 /** The server process's CPU time so far (µs) and resident memory (bytes). */
@@ -43,32 +43,51 @@ function statsOf(child: ChildProcess): Promise<{ cpu: number; rss: number }> {
   });
 }
 
-async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  // stdout (the service's request log) goes to /dev/null; the URL comes over IPC.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+/** bench/server.ts pinned to the server core; stdout (the request log) to `logFile`; the URL comes over IPC. */
+async function startServer(args: string[], logFile = '/dev/null'): Promise<{ url: string; child: ChildProcess; stop(): void }> {
+  const child = spawnServer([process.execPath, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve(String(m)));
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
-  return { url, child };
+  return { url, child, stop: () => stopGroup(child) };
 }
 
-async function load(name: string, server: { url: string; child: ChildProcess }, path = '', headers: Record<string, string> = {}): Promise<Figures> {
-  const url = `${server.url}${path}`;
-  // A short warm-up so the JIT and the connection pool settle before we count.
-  await autocannon({ url, connections: CONNECTIONS, duration: 2, headers });
-  const cpuBefore = await cpuOf(server.child);
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers });
-  const cpuUs = (await cpuOf(server.child)) - cpuBefore;
-  return { name, rps: r.requests.average, cpuUs: cpuUs / r.requests.total, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+/** A server for the speed table: its process group, its URL, and what to send it. */
+interface Contender {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+  group: ChildProcess;
+  /** autocannon counts a 304 as non-2xx; for the revalidation row it is the expected answer. */
+  expect304?: boolean;
 }
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+/** One measured run of wrk against a contender: req/s, latency, and the server's CPU per request. */
+function measure(c: Contender): Figures {
+  wrk(c.url, 1, CONNECTIONS, c.headers); // warm-up: the JIT and the connections settle
+  const cpuBefore = groupCpuUs(c.group);
+  const w = wrk(c.url, DURATION_S, CONNECTIONS, c.headers);
+  const cpuUs = (groupCpuUs(c.group) - cpuBefore) / w.requests;
+  return { name: c.name, rps: w.rps, cpuUs, p50: w.p50Ms, p99: w.p99Ms, errors: w.errors, non2xx: c.expect304 ? 0 : w.non2xx };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const missingTools = ensureTools();
+const work = mkdtempSync(join(tmpdir(), 'kbff-bench-'));
+const logFile = join(work, 'service.log');
 let bodyBytes = 0;
-const service = await startServer(['service']);
-// The same service without request log lines: the difference to `service` is what logging costs.
+let loggedLines = 0;
+// The service as production runs it: request log on, written to a file. And the same at LOG_LEVEL=warn.
+const service = await startServer(['service'], logFile);
 const quiet = await startServer(['service', 'warn']);
 const rounds: Figures[][] = [];
+const started: Array<{ stop(): void }> = [service, quiet];
 try {
   // Lists are completed with each package's detail: complete them first, so the bare server is given the
   // very bytes the service then answers from its cache.
@@ -77,39 +96,43 @@ try {
   const body = Buffer.from(await first.arrayBuffer());
   bodyBytes = body.length;
   const etag = first.headers.get('etag')!;
-  const file = join(mkdtempSync(join(tmpdir(), 'kbff-bench-')), 'body.json');
+  const file = join(work, 'body.json');
   writeFileSync(file, body);
   // The same response headers too (node:http adds Date, Connection and Keep-Alive to both).
   const same = Object.fromEntries([...first.headers].filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
   writeFileSync(`${file}.headers.json`, JSON.stringify(same));
   const bare = await startServer(['bare', file]);
-  try {
-    // Each round starts the list at a different scenario, so each runs in every position once: a
-    // server measured right after another one was loaded runs measurably slower on this machine.
-    const scenarios: Array<() => Promise<Figures>> = [
-      () => load('bare node:http, same body and headers', bare),
-      () => load('GET /packages, cache hit', service, '/packages'),
-      () => load('GET /packages, cache hit, request log off', quiet, '/packages'),
-      async () => {
-        const f = await load('GET /packages, If-None-Match → 304', service, '/packages', { 'if-none-match': etag });
-        return { ...f, non2xx: 0 }; // autocannon counts a 304 as non-2xx; here it is the expected answer
-      },
-    ];
-    for (let r = 0; r < ROUNDS; r++) {
-      const round: Figures[] = new Array(scenarios.length);
-      for (let k = 0; k < scenarios.length; k++) {
-        const i = (r + k) % scenarios.length;
-        round[i] = await scenarios[i]!();
-      }
-      rounds.push(round);
+  started.push(bare);
+  const contenders: Contender[] = [
+    { name: 'bare node:http, same body and headers', url: bare.url, group: bare.child },
+    { name: 'service, GET /packages, L1 hit, request log on (to a file)', url: `${service.url}/packages`, group: service.child },
+    { name: 'service, GET /packages, L1 hit, request log off', url: `${quiet.url}/packages`, group: quiet.child },
+    { name: 'service, GET /packages, If-None-Match → 304, log on', url: `${service.url}/packages`, group: service.child, headers: { 'if-none-match': etag }, expect304: true },
+  ];
+  // nginx and Varnish cache the bare server's answer (the same body and headers) and serve it from memory.
+  if (!missingTools.includes('nginx')) {
+    const nginx = await startNginx(join(work, 'nginx'), await freePort(), bare.url, { accessLog: true });
+    started.push(nginx);
+    contenders.push({ name: 'nginx 1 worker, proxy_cache hit, access_log on (to a file)', url: `${nginx.url}/packages`, group: nginx.child });
+  }
+  if (!missingTools.includes('varnish')) {
+    const varnish = await startVarnish(join(work, 'varnish'), await freePort(), bare.url);
+    started.push(varnish);
+    contenders.push({ name: 'Varnish, cache hit (log in shared memory)', url: `${varnish.url}/packages`, group: varnish.child });
+  }
+  // Each round starts the list at a different contender, so each runs in every position once.
+  for (let r = 0; r < ROUNDS; r++) {
+    const round: Figures[] = new Array(contenders.length);
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (r + k) % contenders.length;
+      round[i] = measure(contenders[i]!);
     }
-  } finally {
-    bare.child.kill();
+    rounds.push(round);
   }
 } finally {
-  service.child.kill();
-  quiet.child.kill();
+  for (const s of started) s.stop();
 }
+loggedLines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"msg":"request"')).length;
 // 10,000 distinct shapes of the list, cycled by every connection, on a fresh service process: what
 // shaping costs when nothing repeats, and how far memory grows (shaped answers have a quarter of L1).
 const SHAPES = 10_000;
@@ -147,10 +170,15 @@ try {
     rssAfterMb: after.rss / 2 ** 20,
   };
 } finally {
-  shapes.child.kill();
+  shapes.stop();
 }
-// Each scenario's best round: the one least disturbed by whatever else the machine was doing.
-const results = rounds[0]!.map((_, i) => rounds.map((r) => r[i]!).reduce((a, b) => (b.rps > a.rps ? b : a)));
+// Each contender's median over the rounds, figure by figure.
+const results: Figures[] = rounds[0]!.map((f, i) => {
+  const of = (pick: (x: Figures) => number) => median(rounds.map((r) => pick(r[i]!)));
+  return { name: f.name, rps: of((x) => x.rps), cpuUs: of((x) => x.cpuUs), p50: of((x) => x.p50), p99: of((x) => x.p99), errors: of((x) => x.errors), non2xx: of((x) => x.non2xx) };
+});
+const cold = await coldTenPages();
+const herd = await herdRows(join(work, 'nginx-herd'), await freePort());
 // Upstream traffic of a fleet: the same Zipf-like request sequence with and without a shared Redis.
 const fleet: FleetFigures[] = [];
 const budget: BudgetRow[] = [];
@@ -171,29 +199,58 @@ const fleetRow = (f: FleetFigures) =>
 const base = results[0]!.rps;
 const baseCpu = results[0]!.cpuUs;
 const row = (f: Figures) =>
-  `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${(f.rps / base).toFixed(2)} | ${f.cpuUs.toFixed(1)} | ${(baseCpu / f.cpuUs).toFixed(2)} | ${f.errors + f.non2xx} |`;
+  `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${(f.rps / base).toFixed(2)} | ${f.cpuUs.toFixed(1)} | ${(baseCpu / f.cpuUs).toFixed(2)} | ${f.errors + f.non2xx} |`;
+const shapeRow = (f: Figures) =>
+  `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.cpuUs.toFixed(1)} | ${f.errors + f.non2xx} |`;
+const coldRow = (c: ColdRow) => `| ${c.label} | ${c.upstreamCalls} | ${c.ms.toFixed(0)} | ${c.p99Ms === undefined ? '' : c.p99Ms.toFixed(0)} | ${c.answers} |`;
 const md = [
   '# Benchmark results',
   '',
-  `Command: \`npm run bench\` (autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per scenario after a 2 s warm-up, best of ${ROUNDS} rounds, each in a rotated order, loopback only).`,
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}. Date: ${new Date().toISOString()}.`,
-  `Server and load generator run in separate processes. Body: the ${bodyBytes}-byte \`GET /packages\` answer.`,
+  `Command: \`npm run bench\`. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}. Date: ${new Date().toISOString()}. Loopback only.`,
   '',
-  '| scenario | req/s | p50 ms | p99 ms | req/s ratio to bare | server CPU µs/request | CPU ratio (bare ÷ this) | errors |',
+  '## Cache hits, side by side',
+  '',
+  PINNED
+    ? 'Each server runs pinned to core 0 (`taskset -c 0`, its whole process group); wrk runs pinned to core 1'
+    : 'This machine has one core or no taskset: servers and wrk share the CPU, so these ratios are rougher.',
+  `(\`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s\` after a 1 s warm-up). ${ROUNDS} interleaved rounds, each starting at a different`,
+  'server so each runs in every position; each figure is the median over the rounds. Every server sends the',
+  `same ${bodyBytes}-byte \`GET /packages\` body: the service from its L1, the bare node:http server from memory with the`,
+  'service\'s own response headers (the Node ceiling for this answer), nginx and Varnish from their caches in front',
+  'of that bare server. The service\'s request log is on and written to a file, as in production, with its',
+  `default batching (LOG_BUFFER_BYTES=65536, LOG_FLUSH_MS=1000): ${loggedLines.toLocaleString('en')} request lines were written in this run.`,
+  '',
+  '| server | req/s | p50 ms | p99 ms | req/s ratio to bare node | server CPU µs/request | CPU ratio (bare ÷ this) | errors |',
   '|---|---|---|---|---|---|---|---|',
   ...results.map(row),
-  row(shapeFigures),
+  ...(missingTools.length ? ['', `Not measured (not installed and not installable here): ${missingTools.join(', ')}.`] : []),
   '',
-  `The last row cycles ${SHAPES.toLocaleString('en')} distinct \`fields\`/\`sort\` shapes of the list on a fresh service process (default`,
-  `CACHE_L1_MAX_BYTES, 64 MiB, a quarter of it for shaped answers): RSS ${shapeFigures.rssBeforeMb.toFixed(0)} MiB before the run,`,
-  `${shapeFigures.rssAfterMb.toFixed(0)} MiB after it.`,
+  'Server CPU is the process group\'s CPU time (/proc) per answered request. The "request log off" row is the',
+  'same service at LOG_LEVEL=warn: the gap between it and the row above is what the log line costs. nginx runs',
+  'one process (`master_process off`, one worker) with `access_log` to a file (one write per line, its default);',
+  'Varnish runs with `thread_pools=1` and malloc storage, logging to its shared-memory log only (no varnishncsa).',
   '',
-  'Ratios are against the bare node:http server measured in the same run: the ceiling for this body on this machine.',
-  'The CPU columns count the server process\'s own CPU time per answered request (process.cpuUsage): on a',
-  'shared machine they move less than req/s, which also depends on the load generator on the other core.',
-  'The bare server sends the same body and the same response headers; it writes no log line. The',
-  '"request log off" row is the same service at LOG_LEVEL=warn: the gap between it and the cache-hit row',
-  'is the cost of the one pino JSON line per request.',
+  '## Cold keys, upstream 50 ms away',
+  '',
+  'The first request for an organization list of 10 pages (page 1 gives the page count; the other 9 are then',
+  'fetched at once, up to `UPSTREAM_CONCURRENCY`), and 200 concurrent requests for one cold key: the service, and',
+  'nginx with `proxy_cache_lock on` in front of the simulator (told to ignore Katapult\'s `Cache-Control: private`).',
+  'Lists here are not completed with details (`CACHE_LIST_DETAILS=false`), so both fetch the same list.',
+  '',
+  '| scenario | upstream calls | ms (one request; p50 of the herd) | p99 ms | answers |',
+  '|---|---|---|---|---|',
+  coldRow(cold),
+  ...herd.map(coldRow),
+  '',
+  '## Memory and speed under many shapes',
+  '',
+  `${SHAPES.toLocaleString('en')} distinct \`fields\`/\`sort\` shapes of the list cycled by autocannon (${CONNECTIONS} connections, ${DURATION_S} s; it cycles`,
+  `paths, which wrk cannot without a script) on a fresh service process with the default CACHE_L1_MAX_BYTES (64 MiB, a`,
+  `quarter of it for shaped answers): RSS ${shapeFigures.rssBeforeMb.toFixed(0)} MiB before the run, ${shapeFigures.rssAfterMb.toFixed(0)} MiB after it.`,
+  '',
+  '| scenario | req/s | p50 ms | p99 ms | server CPU µs/request | errors |',
+  '|---|---|---|---|---|---|',
+  shapeRow(shapeFigures),
   '',
   '## Upstream requests per consumer request',
   '',

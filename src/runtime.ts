@@ -89,6 +89,9 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     timeoutMs: config.katapultTimeoutMs,
     fetch: parts.fetch,
     observe: metrics.upstream,
+    // After the first page (which gives the count), every other page at once, as far as the gate allows:
+    // a long list costs two round trips, not one per page.
+    pageConcurrency: config.upstreamConcurrency,
     gate: new UpstreamGate(governor, breaker, clock, share, config.upstreamConcurrency, (reason) => metrics.refusals.inc({ reason })),
   });
   // The refresh lock is a lease its holder renews while it works: a dead holder is taken over after one

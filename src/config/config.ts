@@ -44,7 +44,7 @@ const schema = z.object({
   CACHE_LIST_DETAILS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
   BUDGET_RESERVE_PERCENT: int(0, 100).default(20),
-  UPSTREAM_CONCURRENCY: int(1, 256).default(8),
+  UPSTREAM_CONCURRENCY: int(1, 256).default(16),
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 3600).default(10),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

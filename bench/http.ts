@@ -1,0 +1,182 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Measuring servers as their users meet them: each server runs in a process group of its own, pinned to
+ * core 0 (`taskset`), and wrk, an external load generator, runs pinned to core 1. CPU time is read from
+ * /proc for the whole process group (nginx's and Varnish's helper processes included).
+ */
+export const PINNED = cpus().length >= 2 && has('taskset');
+export const SERVER_CORE = PINNED ? ['taskset', '-c', '0'] : [];
+const LOAD_CORE = PINNED ? ['taskset', '-c', '1'] : [];
+
+export function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** wrk, nginx and Varnish from Debian's packages, installed when missing and allowed (root with apt-get). */
+export function ensureTools(): string[] {
+  const wanted: Array<[string, string]> = [
+    ['wrk', 'wrk'],
+    ['nginx', 'nginx'],
+    ['varnishd', 'varnish'],
+  ];
+  const missing = wanted.filter(([cmd]) => !has(cmd) && !existsSbin(cmd)).map(([, pkg]) => pkg);
+  if (missing.length && process.getuid?.() === 0 && has('apt-get')) {
+    process.stderr.write(`bench: installing ${missing.join(', ')} from Debian's packages\n`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+    spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env });
+  }
+  return wanted.filter(([cmd]) => !has(cmd) && !existsSbin(cmd)).map(([, pkg]) => pkg);
+}
+
+function existsSbin(cmd: string): boolean {
+  return ['/usr/sbin', '/usr/bin'].some((d) => {
+    try {
+      return readdirSync(d).includes(cmd);
+    } catch {
+      return false;
+    }
+  });
+}
+
+export interface Server {
+  url: string;
+  child: ChildProcess;
+  stop(): void;
+}
+
+/** Starts `argv` pinned to the server core, in its own process group, with stdout to `stdoutFile`. */
+export function spawnServer(argv: string[], stdoutFile = '/dev/null', ipc = false): ChildProcess {
+  const out = openSync(stdoutFile, 'a');
+  const [cmd, ...args] = [...SERVER_CORE, ...argv];
+  return spawn(cmd!, args, { detached: true, stdio: ['ignore', out, 'inherit', ...(ipc ? (['ipc'] as const) : [])] });
+}
+
+export function stopGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** CPU time (µs) used so far by every process of `child`'s process group. */
+export function groupCpuUs(child: ChildProcess): number {
+  const tick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
+      if (Number(f[2]) === child.pid) total += (Number(f[11]) + Number(f[12])) * tick;
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return total;
+}
+
+export async function waitForHttp(url: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      await (await fetch(url)).arrayBuffer();
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+export interface WrkFigures {
+  rps: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** wrk with one thread and `connections` connections on the load core, for `seconds`. */
+export function wrk(url: string, seconds: number, connections: number, headers: Record<string, string> = {}): WrkFigures {
+  const argv = [...LOAD_CORE, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const ms = (label: string) => {
+    const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+  };
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
+    p50Ms: ms(' 50%'),
+    p99Ms: ms(' 99%'),
+    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+/**
+ * nginx with one worker (`master_process off`: one process, as the issue's "1 worker"), proxy_cache in
+ * front of `origin`, and its access log written to a file (nginx's default: a write per line).
+ */
+export async function startNginx(dir: string, port: number, origin: string, opts: { accessLog: boolean; extra?: string } = { accessLog: true }): Promise<Server> {
+  mkdirSync(join(dir, 'cache'), { recursive: true });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+master_process off;
+worker_processes 1;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  access_log ${opts.accessLog ? `${dir}/access.log` : 'off'};
+  keepalive_requests 1000000;
+  proxy_cache_path ${dir}/cache keys_zone=kbff:10m;
+  upstream origin { server ${new URL(origin).host}; keepalive 16; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache kbff;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 10s;
+      ${opts.extra ?? ''}
+    }
+  }
+}
+`,
+  );
+  const child = spawnServer([nginxBin(), '-p', dir, '-c', conf]);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/nginx-is-up`);
+  return { url, child, stop: () => stopGroup(child) };
+}
+
+function nginxBin(): string {
+  return has('nginx') ? 'nginx' : '/usr/sbin/nginx';
+}
+
+/** Varnish (malloc storage) in front of `origin`, with its default VCL; it logs to shared memory only. */
+export async function startVarnish(dir: string, port: number, origin: string): Promise<Server> {
+  mkdirSync(dir, { recursive: true });
+  const bin = has('varnishd') ? 'varnishd' : '/usr/sbin/varnishd';
+  const child = spawnServer([bin, '-F', '-n', dir, '-a', `127.0.0.1:${port}`, '-b', new URL(origin).host, '-s', 'malloc,64m', '-p', 'thread_pools=1']);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/`, 20_000);
+  return { url, child, stop: () => stopGroup(child) };
+}
