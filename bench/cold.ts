@@ -1,9 +1,6 @@
-import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/observability/logger.js';
-import { createRuntime } from '../src/runtime.js';
 import { generatedPackages, ORGANIZATIONS, seedPackages } from '../src/simulator/seed.js';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
-import { has, startNginx, type Server } from './http.js';
+import { has, startNginx, startServer, type Server } from './http.js';
 
 /** What a cold key costs in time and upstream calls, with a 50 ms upstream, for the service and nginx. */
 const LATENCY_MS = 50;
@@ -18,21 +15,25 @@ export interface ColdRow {
   answers: string;
 }
 
-async function service(sim: KatapultSimulator, env: Record<string, string> = {}) {
+/** The service in a process of its own (pinned like the others, request log on), in front of `sim`. */
+async function service(sim: KatapultSimulator) {
   const upstream = await sim.listen(0, '127.0.0.1');
-  const config = loadConfig({
+  const settings = {
     KATAPULT_API_URL: upstream,
     KATAPULT_API_TOKEN: sim.token,
-    LOG_LEVEL: 'silent',
     API_KEYS: `acme:${KEY}:acme`,
     CACHE_LIST_DETAILS: 'false',
     CONSUMER_BURST: '100000',
     CONSUMER_RATE_PER_SECOND: '100000',
-    ...env,
-  });
-  const rt = createRuntime(config, { logger: createLogger('silent'), defaultMetrics: false });
-  const url = await rt.listen(0, '127.0.0.1');
-  return { url, close: async () => Promise.all([rt.close(), sim.close()]) };
+  };
+  const server = await startServer(['service', 'info', JSON.stringify(settings)]);
+  return {
+    url: server.url,
+    close: async () => {
+      server.stop();
+      await sim.close();
+    },
+  };
 }
 
 /** The first request for an organization's list of 10 pages: page 1 gives the count, then the other 9 at once. */

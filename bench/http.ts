@@ -56,6 +56,16 @@ export function spawnServer(argv: string[], stdoutFile = '/dev/null', ipc = fals
   return spawn(cmd!, args, { detached: true, stdio: ['ignore', out, 'inherit', ...(ipc ? (['ipc'] as const) : [])] });
 }
 
+/** bench/server.ts pinned to the server core; stdout (the request log) to `logFile`; the URL comes over IPC. */
+export async function startServer(args: string[], logFile = '/dev/null'): Promise<Server> {
+  const child = spawnServer([process.execPath, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m) => resolve(String(m)));
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { url, child, stop: () => stopGroup(child) };
+}
+
 export function stopGroup(child: ChildProcess): void {
   try {
     process.kill(-child.pid!, 'SIGKILL');

@@ -7,7 +7,7 @@ import { freePort } from '../test/support/ports.js';
 import { abuseRows, detailCostRows, steadyRows, type BudgetRow } from './budget.js';
 import { coldTenPages, herdRows, type ColdRow } from './cold.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
-import { ensureTools, groupCpuUs, PINNED, spawnServer, startNginx, startVarnish, stopGroup, wrk } from './http.js';
+import { ensureTools, groupCpuUs, PINNED, startNginx, startServer, startVarnish, wrk } from './http.js';
 
 /**
  * `npm run bench`: loopback only, bounded in time. Measures in one run, on the same machine and body:
@@ -41,16 +41,6 @@ function statsOf(child: ChildProcess): Promise<{ cpu: number; rss: number }> {
     child.on('message', on);
     child.send('cpu');
   });
-}
-
-/** bench/server.ts pinned to the server core; stdout (the request log) to `logFile`; the URL comes over IPC. */
-async function startServer(args: string[], logFile = '/dev/null'): Promise<{ url: string; child: ChildProcess; stop(): void }> {
-  const child = spawnServer([process.execPath, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m) => resolve(String(m)));
-    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  return { url, child, stop: () => stopGroup(child) };
 }
 
 /** A server for the speed table: its process group, its URL, and what to send it. */

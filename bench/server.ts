@@ -5,7 +5,8 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
 
 /**
  * A server process for the benchmark, so load generator and server do not share one event loop.
- *   service [logLevel]   the service in front of its own simulator (LOG_LEVEL, default info)
+ *   service [logLevel] [json]  the service in front of its own simulator (LOG_LEVEL, default info); `json` holds
+ *                        settings that replace the defaults (KATAPULT_API_URL and _TOKEN for another upstream)
  *   bare <file>          node:http answering the bytes in <file> with the service's own response headers
  *                        (<file>.headers.json): the Node ceiling for exactly this response
  * Sends its base URL to the parent over IPC, and answers 'cpu' with its CPU time so far (µs) and its RSS (bytes).
@@ -28,9 +29,10 @@ if (mode === 'bare') {
   });
   server.listen(0, '127.0.0.1', () => process.send!(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
 } else {
-  const sim = new KatapultSimulator({ budgetPerMinute: 1_000_000 });
-  const upstream = await sim.listen();
-  const config = loadConfig({ KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, LOG_LEVEL: arg ?? 'info', CACHE_FRESH_SECONDS: '3600' });
+  const settings = JSON.parse(process.argv[4] ?? '{}') as Record<string, string>;
+  const sim = settings.KATAPULT_API_URL ? null : new KatapultSimulator({ budgetPerMinute: 1_000_000 });
+  const upstream = sim ? { KATAPULT_API_URL: await sim.listen(), KATAPULT_API_TOKEN: sim.token } : {};
+  const config = loadConfig({ ...upstream, LOG_LEVEL: arg ?? 'info', CACHE_FRESH_SECONDS: '3600', ...settings });
   const runtime = createRuntime(config);
   const url = await runtime.listen(0, '127.0.0.1');
   process.send!(url);
