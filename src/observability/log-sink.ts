@@ -19,8 +19,13 @@ process.on('exit', () => {
  * A reader that stops reading (a full pipe) blocks the writer, as a synchronous pino destination would.
  */
 export class LogSink {
-  #lines: string[] = [];
-  #bytes = 0;
+  /**
+   * Lines are copied into this buffer as they come, so each line's string dies young (a string kept
+   * until the flush would survive garbage collections and be copied by each). Twice `bufferBytes`, so
+   * that lines arriving before the scheduled write still fit.
+   */
+  #buf: Buffer;
+  #used = 0;
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
   #broken = false;
@@ -28,21 +33,29 @@ export class LogSink {
 
   constructor(
     private readonly fd = 1,
-    /** Lines gathered before a write; 0 writes each line at once. */
+    /** Bytes gathered before a write; 0 writes each line at once. */
     private bufferBytes = 64 * 1024,
     /** Longest a line waits in the buffer. */
     private readonly flushMs = 1000,
   ) {
+    this.#buf = Buffer.allocUnsafe(Math.max(2 * bufferBytes, 4096));
     open.add(this);
   }
 
   /** Takes one or more whole lines (pino's `DestinationStream` contract). */
   write(line: string): boolean {
     if (this.#broken) return true;
-    this.#lines.push(line);
-    this.#bytes += line.length;
+    // At most 3 bytes per UTF-16 unit: a line that might not fit is written with what is buffered.
+    if (this.#used + 3 * line.length > this.#buf.length) {
+      this.flush();
+      if (3 * line.length > this.#buf.length) {
+        this.#writeAll(Buffer.from(line));
+        return true;
+      }
+    }
+    this.#used += this.#buf.write(line, this.#used);
     if (this.bufferBytes === 0) this.flush();
-    else if (this.#bytes >= this.bufferBytes) {
+    else if (this.#used >= this.bufferBytes) {
       // After this turn's responses are on their way, not inside the request that filled the buffer.
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -59,11 +72,10 @@ export class LogSink {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#scheduled = false;
-    if (this.#lines.length) {
-      const text = this.#lines.length === 1 ? this.#lines[0]! : this.#lines.join('');
-      this.#lines = [];
-      this.#bytes = 0;
-      this.#writeAll(Buffer.from(text));
+    if (this.#used) {
+      const used = this.#used;
+      this.#used = 0;
+      this.#writeAll(this.#buf.subarray(0, used));
     }
     done?.();
   }
