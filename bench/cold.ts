@@ -15,18 +15,22 @@ export interface ColdRow {
   answers: string;
 }
 
-/** The service in a process of its own (pinned like the others, request log on), in front of `sim`. */
+/** The service in a process of its own (pinned like the others, request log on), in front of `sim`, warmed up. */
 async function service(sim: KatapultSimulator) {
   const upstream = await sim.listen(0, '127.0.0.1');
   const settings = {
     KATAPULT_API_URL: upstream,
     KATAPULT_API_TOKEN: sim.token,
-    API_KEYS: `acme:${KEY}:acme`,
+    API_KEYS: `ops:${KEY}:*`,
     CACHE_LIST_DETAILS: 'false',
     CONSUMER_BURST: '100000',
     CONSUMER_RATE_PER_SECOND: '100000',
   };
   const server = await startServer(['service', 'info', JSON.stringify(settings)]);
+  // A process's first request also pays for compiling the code it runs: warm it on another key (an
+  // organization the measured requests never ask for), so what is measured is a cold key, not a cold process.
+  await (await fetch(`${server.url}/packages?organization=globex`, { headers: { 'x-api-key': KEY } })).arrayBuffer();
+  sim.log.length = 0;
   return {
     url: server.url,
     close: async () => {
@@ -90,6 +94,7 @@ export async function herdRows(dir: string, nginxPort: number): Promise<ColdRow[
     try {
       sim.setFault({ kind: 'latency', ms: LATENCY_MS });
       rows.push(await herd(`service: ${CONCURRENT} concurrent GET /packages, cold`, `${svc.url}/packages`, {}, () => sim.log.length));
+      rows.push(await herd('service: the same again, warm (new connections, no upstream)', `${svc.url}/packages`, {}, () => sim.log.length - 1));
     } finally {
       await svc.close();
     }
@@ -106,15 +111,9 @@ export async function herdRows(dir: string, nginxPort: number): Promise<ColdRow[
       });
       sim.log.length = 0;
       sim.setFault({ kind: 'latency', ms: LATENCY_MS });
-      const path = new URL(upstream).pathname.replace(/\/$/, '');
-      rows.push(
-        await herd(
-          `nginx proxy_cache_lock: ${CONCURRENT} concurrent GET of the Katapult list, cold`,
-          `${nginx.url}${path}/virtual_machine_packages?page=1&per_page=200`,
-          {},
-          () => sim.log.length,
-        ),
-      );
+      const list = `${nginx.url}${new URL(upstream).pathname.replace(/\/$/, '')}/virtual_machine_packages?page=1&per_page=200`;
+      rows.push(await herd(`nginx proxy_cache_lock: ${CONCURRENT} concurrent GET of the Katapult list, cold`, list, {}, () => sim.log.length));
+      rows.push(await herd('nginx: the same again, warm', list, {}, () => sim.log.length - 1));
     } finally {
       nginx?.stop();
       await sim.close();
