@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -11,6 +11,15 @@ import { join } from 'node:path';
 export const PINNED = cpus().length >= 2 && has('taskset');
 export const SERVER_CORE = PINNED ? ['taskset', '-c', '0'] : [];
 const LOAD_CORE = PINNED ? ['taskset', '-c', '1'] : [];
+
+/**
+ * A directory for the servers' logs and caches, in memory (/dev/shm) where there is one: every server
+ * writes its log to a real file there, without the disk's writeback (a run writes hundreds of MB of log
+ * lines) throttling whichever server happens to be measured when the kernel flushes.
+ */
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
+}
 
 export function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

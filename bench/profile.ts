@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { has, spawnServer, stopGroup, wrk } from './http.js';
+import { has, scratchDir, spawnServer, stopGroup, wrk } from './http.js';
 
 /**
  * `npm run bench:profile`: where a cache hit's CPU goes, beside the bare node:http server sending the same
@@ -17,7 +17,7 @@ if (!has('perf')) {
   process.stderr.write('bench:profile needs perf (apt-get install linux-perf)\n');
   process.exit(1);
 }
-const work = mkdtempSync(join(tmpdir(), 'kbff-profile-'));
+const work = scratchDir('kbff-profile-');
 
 async function start(args: string[], log: string) {
   const child = spawnServer([process.execPath, '--perf-basic-prof', '--import', 'tsx', 'bench/server.ts', ...args], log, true);
@@ -132,4 +132,5 @@ const md = [
   '',
 ].join('\n');
 writeFileSync('bench/PROFILE.md', md);
+rmSync(work, { recursive: true, force: true });
 process.stdout.write(md);

@@ -1,13 +1,13 @@
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort } from '../test/support/ports.js';
 import { abuseRows, detailCostRows, steadyRows, type BudgetRow } from './budget.js';
 import { coldTenPages, herdRows, type ColdRow } from './cold.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
-import { ensureTools, groupCpuUs, PINNED, startNginx, startServer, startVarnish, wrk } from './http.js';
+import { ensureTools, groupCpuUs, PINNED, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
 
 /**
  * `npm run bench`: loopback only, bounded in time. Measures in one run, on the same machine and body:
@@ -69,7 +69,7 @@ const median = (xs: number[]) => {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const missingTools = ensureTools();
-const work = mkdtempSync(join(tmpdir(), 'kbff-bench-'));
+const work = scratchDir('kbff-bench-');
 const logFile = join(work, 'service.log');
 let bodyBytes = 0;
 let loggedLines = 0;
@@ -123,6 +123,7 @@ try {
   for (const s of started) s.stop();
 }
 loggedLines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"msg":"request"')).length;
+rmSync(work, { recursive: true, force: true });
 // 10,000 distinct shapes of the list, cycled by every connection, on a fresh service process: what
 // shaping costs when nothing repeats, and how far memory grows (shaped answers have a quarter of L1).
 const SHAPES = 10_000;
@@ -168,7 +169,9 @@ const results: Figures[] = rounds[0]!.map((f, i) => {
   return { name: f.name, rps: of((x) => x.rps), cpuUs: of((x) => x.cpuUs), p50: of((x) => x.p50), p99: of((x) => x.p99), errors: of((x) => x.errors), non2xx: of((x) => x.non2xx) };
 });
 const cold = await coldTenPages();
-const herd = await herdRows(join(work, 'nginx-herd'), await freePort());
+const herdDir = scratchDir('kbff-herd-');
+const herd = await herdRows(herdDir, await freePort());
+rmSync(herdDir, { recursive: true, force: true });
 // Upstream traffic of a fleet: the same Zipf-like request sequence with and without a shared Redis.
 const fleet: FleetFigures[] = [];
 const budget: BudgetRow[] = [];
@@ -220,7 +223,8 @@ const md = [
   'server so each runs in every position; each figure is the median over the rounds. Every server sends the',
   `same ${bodyBytes}-byte \`GET /packages\` body: the service from its L1, the bare node:http server from memory with the`,
   'service\'s own response headers (the Node ceiling for this answer), nginx and Varnish from their caches in front',
-  'of that bare server. The service\'s request log is on and written to a file, as in production, with its',
+  'of that bare server. The service\'s request log is on and written to a file (in /dev/shm, so that the disk\'s',
+  'writeback of a run\'s hundreds of MB of lines does not throttle whichever server is being measured), with its',
   `default batching (LOG_BUFFER_BYTES=65536, LOG_FLUSH_MS=1000): ${loggedLines.toLocaleString('en')} request lines were written in this run.`,
   '',
   '| server | req/s | p50 ms | p99 ms | req/s ratio to bare node | server CPU µs/request | CPU ratio (bare ÷ this) | errors |',

@@ -12,10 +12,11 @@ process.on('exit', () => {
  * `write(2)` when `bufferBytes` have gathered (after the responses of the current event-loop turn), when
  * `flushMs` has passed since the first unwritten line, on `flush()`, and when the process exits.
  *
- * Why: a write per line, or per kilobyte, cost a cache hit about a fifth of its time under load (see
- * bench/RESULTS.md, "request log off" against the cache hit). Writes stay synchronous, so a line handed
- * over is never lost to a clean exit, a SIGTERM or an uncaught exception (the `exit` hook writes what is
- * left); only SIGKILL or a crash of the machine can lose the last `flushMs` of lines, as with nginx.
+ * Why: a cache hit is a few tens of µs of CPU, and a `write(2)` per line or per kilobyte is a large part
+ * of that; what a line costs here is the gap between the cache-hit rows with the log on and off in
+ * bench/RESULTS.md. Writes stay synchronous, so a line handed over is never lost to a clean exit, a
+ * SIGTERM or an uncaught exception (the `exit` hook writes what is left); only SIGKILL or a crash of the
+ * machine can lose the last `flushMs` of lines, as with nginx.
  * A reader that stops reading (a full pipe) blocks the writer, as a synchronous pino destination would.
  */
 export class LogSink {
