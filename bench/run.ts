@@ -251,7 +251,7 @@ const md = [
   '',
   '| scenario | upstream calls | ms (one request; p50 of the herd) | p99 ms | answers |',
   '|---|---|---|---|---|',
-  coldRow(cold),
+  ...cold.map(coldRow),
   ...herd.map(coldRow),
   '',
   '## Memory and speed under many shapes',
