@@ -112,7 +112,7 @@ export async function herdRows(dir: string, nginxPort: number): Promise<ColdRow[
       await svc.close();
     }
   }
-  if (has('nginx') || has('/usr/sbin/nginx')) {
+  if (has('nginx')) {
     const sim = new KatapultSimulator({ budgetPerMinute: 100_000 });
     const upstream = await sim.listen(0, '127.0.0.1');
     let nginx: Server | undefined;

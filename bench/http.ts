@@ -21,8 +21,15 @@ export function scratchDir(prefix: string): string {
   return mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
 }
 
+/** The program's path: on PATH, or in /usr/sbin (where Debian puts nginx and varnishd, off a user's PATH). */
+export function which(cmd: string): string | null {
+  const found = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  if (found.status === 0) return found.stdout.trim();
+  return existsSync(`/usr/sbin/${cmd}`) ? `/usr/sbin/${cmd}` : null;
+}
+
 export function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+  return which(cmd) !== null;
 }
 
 /** wrk, nginx and Varnish from Debian's packages, installed when missing and allowed (root with apt-get). */
@@ -32,24 +39,14 @@ export function ensureTools(): string[] {
     ['nginx', 'nginx'],
     ['varnishd', 'varnish'],
   ];
-  const missing = wanted.filter(([cmd]) => !has(cmd) && !existsSbin(cmd)).map(([, pkg]) => pkg);
+  const missing = wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (missing.length && process.getuid?.() === 0 && has('apt-get')) {
     process.stderr.write(`bench: installing ${missing.join(', ')} from Debian's packages\n`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
     spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env });
   }
-  return wanted.filter(([cmd]) => !has(cmd) && !existsSbin(cmd)).map(([, pkg]) => pkg);
-}
-
-function existsSbin(cmd: string): boolean {
-  return ['/usr/sbin', '/usr/bin'].some((d) => {
-    try {
-      return readdirSync(d).includes(cmd);
-    } catch {
-      return false;
-    }
-  });
+  return wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 }
 
 export interface Server {
@@ -180,21 +177,16 @@ http {
 }
 `,
   );
-  const child = spawnServer([nginxBin(), '-p', dir, '-c', conf]);
+  const child = spawnServer([which('nginx')!, '-p', dir, '-c', conf]);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/nginx-is-up`);
   return { url, child, stop: () => stopGroup(child) };
 }
 
-function nginxBin(): string {
-  return has('nginx') ? 'nginx' : '/usr/sbin/nginx';
-}
-
 /** Varnish (malloc storage) in front of `origin`, with its default VCL; it logs to shared memory only. */
 export async function startVarnish(dir: string, port: number, origin: string): Promise<Server> {
   mkdirSync(dir, { recursive: true });
-  const bin = has('varnishd') ? 'varnishd' : '/usr/sbin/varnishd';
-  const child = spawnServer([bin, '-F', '-n', dir, '-a', `127.0.0.1:${port}`, '-b', new URL(origin).host, '-s', 'malloc,64m', '-p', 'thread_pools=1']);
+  const child = spawnServer([which('varnishd')!, '-F', '-n', dir, '-a', `127.0.0.1:${port}`, '-b', new URL(origin).host, '-s', 'malloc,64m', '-p', 'thread_pools=1']);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/`, 20_000);
   return { url, child, stop: () => stopGroup(child) };
