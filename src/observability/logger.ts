@@ -9,7 +9,7 @@ export type { Logger };
  * JSON logs, on stdout in batches unless another destination is given (see log-sink.ts). Secrets never
  * reach a log call as text: the token is a `Secret`, which serializes as "[redacted]", and request lines
  * carry no headers. Pino's path redaction is not used: it would walk every line for paths that never
- * hold a secret here, and the hook below already catches a secret's value wherever it appears.
+ * hold a secret here, and the scrubbing destination below catches a secret's value wherever it appears.
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream, secrets: ReadonlyArray<Secret | null> = []): Logger {
   // The last line of defence: a secret's value in a line, however it got there, is replaced before the
