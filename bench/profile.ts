@@ -105,6 +105,17 @@ const diff = (a: Profile, b: Profile, n: number) =>
     .slice(0, n)
     .map(({ s, d }) => `| \`${s.replace(/\|/g, '\\|').slice(0, 90)}\` | ${(a.symbols.get(s) ?? 0).toFixed(2)} | ${(b.symbols.get(s) ?? 0).toFixed(2)} | +${d.toFixed(2)} |`);
 const fmt = (x: number) => x.toFixed(1);
+/** The gap in one sentence: how much the hit path adds, and how much of it is the service's own code. */
+function summary(): string[] {
+  const own = [...off.symbols].filter(([s]) => s.includes('/src/')).sort((a, b) => b[1] - a[1]);
+  const ownTotal = own.reduce((n, [, us]) => n + us, 0);
+  return [
+    `With the log off, a hit costs ${fmt(total(off) - total(bare))} µs more than bare node:http. The service's own functions (sampled as`,
+    `themselves, not inlined into node:http's) account for ${ownTotal.toFixed(2)} µs of it, the largest ${own[0] ? `\`${own[0][0].slice(0, 60)}\` at ${own[0][1].toFixed(2)} µs` : 'none'};`,
+    'the rest is node:http, V8 and the kernel doing a little more per request, spread over many symbols (tables below).',
+    `The log line adds ${fmt(total(on) - total(off))} µs in this sample (bench/RESULTS.md measures it again, with wrk, over interleaved rounds).`,
+  ];
+}
 const md = [
   '# Where a cache hit\'s CPU goes',
   '',
@@ -117,6 +128,8 @@ const md = [
   `| req/s while sampled | ${results.map((r) => Math.round(r.rps).toLocaleString('en')).join(' | ')} |`,
   ...areaNames.map((a) => `| ${a} | ${results.map((r) => fmt(r.areas.get(a) ?? 0)).join(' | ')} |`),
   `| **total** | ${results.map((r) => `**${fmt(total(r))}**`).join(' | ')} |`,
+  '',
+  ...summary(),
   '',
   '## What the hit path adds to bare node:http (log off), the 20 symbols that grew most',
   '',
