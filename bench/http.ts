@@ -63,8 +63,8 @@ export function spawnServer(argv: string[], stdoutFile = '/dev/null', ipc = fals
 }
 
 /** bench/server.ts pinned to the server core; stdout (the request log) to `logFile`; the URL comes over IPC. */
-export async function startServer(args: string[], logFile = '/dev/null'): Promise<Server> {
-  const child = spawnServer([process.execPath, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
+export async function startServer(args: string[], logFile = '/dev/null', nodeFlags: string[] = []): Promise<Server> {
+  const child = spawnServer([process.execPath, ...nodeFlags, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve(String(m)));
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
@@ -80,21 +80,33 @@ export function stopGroup(child: ChildProcess): void {
   }
 }
 
-/** CPU time (µs) used so far by every process of `child`'s process group. */
-export function groupCpuUs(child: ChildProcess): number {
-  const tick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  let total = 0;
+/** The /proc/<pid>/stat fields after the command name, for every process of `child`'s process group. */
+function groupStats(child: ChildProcess): string[][] {
+  const stats: string[][] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
-      if (Number(f[2]) === child.pid) total += (Number(f[11]) + Number(f[12])) * tick;
+      if (Number(f[2]) === child.pid) stats.push(f); // pgrp(2)
     } catch {
       // the process ended while we read
     }
   }
-  return total;
+  return stats;
+}
+
+const sysconf = (name: string) => Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim());
+
+/** CPU time (µs) used so far by every process of `child`'s process group: utime(11) + stime(12), in ticks. */
+export function groupCpuUs(child: ChildProcess): number {
+  const tick = 1e6 / sysconf('CLK_TCK');
+  return groupStats(child).reduce((n, f) => n + (Number(f[11]) + Number(f[12])) * tick, 0);
+}
+
+/** Resident memory (bytes) of every process of `child`'s process group: rss(21), in pages. */
+export function groupRssBytes(child: ChildProcess): number {
+  const page = sysconf('PAGESIZE');
+  return groupStats(child).reduce((n, f) => n + Number(f[21]) * page, 0);
 }
 
 export async function waitForHttp(url: string, ms = 10_000): Promise<void> {

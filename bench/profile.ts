@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { has, scratchDir, spawnServer, stopGroup, wrk } from './http.js';
+import { has, scratchDir, startServer, wrk } from './http.js';
 
 /**
  * `npm run bench:profile`: where a cache hit's CPU goes, beside the bare node:http server sending the same
@@ -19,11 +19,8 @@ if (!has('perf')) {
 }
 const work = scratchDir('kbff-profile-');
 
-async function start(args: string[], log: string) {
-  const child = spawnServer([process.execPath, '--perf-basic-prof', '--import', 'tsx', 'bench/server.ts', ...args], log, true);
-  const url = await new Promise<string>((resolve) => child.once('message', (m) => resolve(String(m))));
-  return { child, url };
-}
+// --perf-basic-prof: perf can then name the functions V8 compiled.
+const start = (args: string[], log: string) => startServer(args, log, ['--perf-basic-prof']);
 
 interface Profile {
   name: string;
@@ -89,11 +86,11 @@ try {
     const passes = [0, 1].map(() => targets.map(([name, pid, url]) => record(name, pid, url)));
     results.push(...targets.map((_, i) => (total(passes[0]![i]!) <= total(passes[1]![i]!) ? passes[0]![i]! : passes[1]![i]!)));
   } finally {
-    stopGroup(bare.child);
+    bare.stop();
   }
 } finally {
-  stopGroup(service.child);
-  stopGroup(quiet.child);
+  service.stop();
+  quiet.stop();
 }
 
 const [bare, off, on] = results as [Profile, Profile, Profile];

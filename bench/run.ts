@@ -8,7 +8,7 @@ import { freePort } from '../test/support/ports.js';
 import { abuseRows, detailCostRows, steadyRows, type BudgetRow } from './budget.js';
 import { coldTenPages, herdRows, type ColdRow } from './cold.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
-import { ensureTools, groupCpuUs, PINNED, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
+import { ensureTools, groupCpuUs, groupRssBytes, PINNED, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
 
 /**
  * `npm run bench`: loopback only, bounded in time. Measures in one run, on the same machine and body:
@@ -28,20 +28,6 @@ interface Figures {
   p99: number;
   errors: number;
   non2xx: number;
-}
-
-/** The server process's CPU time so far (µs) and resident memory (bytes). */
-function statsOf(child: ChildProcess): Promise<{ cpu: number; rss: number }> {
-  return new Promise((resolve) => {
-    const on = (m: unknown) => {
-      if (typeof m === 'object' && m !== null && 'cpu' in m) {
-        child.off('message', on);
-        resolve(m as { cpu: number; rss: number });
-      }
-    };
-    child.on('message', on);
-    child.send('cpu');
-  });
 }
 
 /** A server for the speed table: its process group, its URL, and what to send it. */
@@ -143,7 +129,7 @@ const shapes = await startServer(['service']);
 let shapeFigures: Figures & { rssBeforeMb: number; rssAfterMb: number };
 try {
   await (await fetch(`${shapes.url}/packages?complete=true`)).arrayBuffer();
-  const before = await statsOf(shapes.child);
+  const before = { cpu: groupCpuUs(shapes.child), rss: groupRssBytes(shapes.child) };
   let next = 0;
   const r = await autocannon({
     url: shapes.url,
@@ -151,7 +137,7 @@ try {
     duration: DURATION_S,
     requests: [{ setupRequest: (req) => ({ ...req, path: shapePaths[next++ % SHAPES]! }) }],
   });
-  const after = await statsOf(shapes.child);
+  const after = { cpu: groupCpuUs(shapes.child), rss: groupRssBytes(shapes.child) };
   shapeFigures = {
     name: `GET /packages, ${SHAPES.toLocaleString('en')} distinct shapes cycled`,
     rps: r.requests.average,

@@ -9,14 +9,8 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
  *                        settings that replace the defaults (KATAPULT_API_URL and _TOKEN for another upstream)
  *   bare <file>          node:http answering the bytes in <file> with the service's own response headers
  *                        (<file>.headers.json): the Node ceiling for exactly this response
- * Sends its base URL to the parent over IPC, and answers 'cpu' with its CPU time so far (µs) and its RSS (bytes).
+ * Sends its base URL to the parent over IPC; the parent reads its CPU time and memory from /proc.
  */
-process.on('message', (m) => {
-  if (m === 'cpu') {
-    const { user, system } = process.cpuUsage();
-    process.send!({ cpu: user + system, rss: process.memoryUsage().rss });
-  }
-});
 const [mode, arg] = process.argv.slice(2);
 
 if (mode === 'bare') {
