@@ -162,6 +162,26 @@ describe('a fleet of three instances', () => {
     }
   });
 
+  it('keeps to one upstream call per page when Redis stalls for a moment while the others wait', async () => {
+    const proxy = new RedisProxy(redisUrl);
+    await proxy.start();
+    try {
+      await start({ REDIS_TIMEOUT_MS: '100', KATAPULT_TIMEOUT_MS: '5000' }, proxy.url);
+      stack.sim.setFault({ kind: 'latency', ms: 1000 });
+      const answers = spread(30, '/packages');
+      // Once the lock is taken, every instance is either loading or polling for the holder's entry.
+      while (!(await admin.exists(`${listKey({ kind: 'public' })}:lock`))) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 100));
+      proxy.stall();
+      await new Promise((r) => setTimeout(r, 250)); // two of a waiter's polls time out: too few to trip its guard
+      proxy.stall(false);
+      expect((await answers).map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+      expect(stack.sim.log.map((r) => r.query)).toEqual([expect.stringContaining('page=1&'), expect.stringContaining('page=2&')]);
+    } finally {
+      await proxy.kill();
+    }
+  });
+
   describe('admin purge', () => {
     const TOKEN = 'adm1n-t0ken-long-enough';
     const post = (url: string, body: unknown, token = TOKEN) =>

@@ -62,3 +62,27 @@ describe.each([
     expect(await store.get(k)).toBeUndefined();
   });
 });
+
+describe('Redis (L2) reads', () => {
+  it('shares one HGETALL among concurrent reads of a key, while read() always sends its own', async () => {
+    const store = new RedisStore(new RedisGuard(redis, clock, silent), clock, silent);
+    const k = `kbff:v1:{contract:shared-read:${Math.random()}}`;
+    const entry: CacheEntry = { kind: 'found', body: '{"packages":[]}', etag: '"r1"', upstreamEtags: [], storedAt: clock.now(), freshUntil: clock.now() + 60_000, staleUntil: clock.now() + 120_000 };
+    await store.set(k, entry);
+    const monitor = await redis.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[1] === k) seen.push(args[0]!.toLowerCase());
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: 200 }, () => store.get(k)));
+      expect(answers.every((a) => a?.etag === '"r1"')).toBe(true);
+      await Promise.all([store.read(k), store.read(k)]);
+      await redis.ping(); // MONITOR's feed is behind the commands it reports: one more round trip lets it catch up
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual(['hgetall', 'hgetall', 'hgetall']);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+});

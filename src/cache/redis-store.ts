@@ -48,6 +48,8 @@ declare module 'ioredis' {
  * so the caller carries on with L1 and upstream.
  */
 export class RedisStore implements CacheStore {
+  readonly #reading = new Map<string, Promise<CacheEntry | undefined>>();
+
   constructor(
     readonly guard: RedisGuard,
     private readonly clock: Clock,
@@ -56,7 +58,23 @@ export class RedisStore implements CacheStore {
     guard.client.defineCommand('kbffWrite', { numberOfKeys: 1, lua: WRITE });
   }
 
-  async get(key: string): Promise<CacheEntry | undefined> {
+  /**
+   * Concurrent reads of one key share one HGETALL. A crowd of cold requests then costs Redis one command
+   * per instance rather than one each, and a busy process does not time out hundreds of commands at once
+   * (which would trip the guard and leave it refreshing without the fleet's lock). A joined read may
+   * predate the caller by the command's round trip, as if the caller had come that much earlier.
+   */
+  get(key: string): Promise<CacheEntry | undefined> {
+    let reading = this.#reading.get(key);
+    if (!reading) {
+      reading = this.read(key).finally(() => this.#reading.delete(key));
+      this.#reading.set(key, reading);
+    }
+    return reading;
+  }
+
+  /** A read of its own, sent now: for a caller that must see every write made before this moment. */
+  async read(key: string): Promise<CacheEntry | undefined> {
     const hash = await this.guard.run('get', (r) => r.hgetall(key));
     return hash && this.parse(key, hash);
   }

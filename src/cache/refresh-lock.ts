@@ -130,7 +130,11 @@ export class RefreshLock {
     while (this.clock.now() < deadline) {
       await this.clock.sleep(pollMs);
       const answers = await this.guard.run('lock', (r) => r.multi().hgetall(key).exists(`${key}:lock`).get(`${key}:fail`).exec());
-      if (!answers) return { kind: 'released' }; // Redis went away: nobody coordinates any more
+      if (!answers) {
+        // One command lost to a busy moment says nothing of the holder; Redis gone means nobody coordinates.
+        if (this.guard.state === 'down') return { kind: 'released' };
+        continue;
+      }
       const entry = this.store.parse(key, (answers[0]?.[1] ?? {}) as Record<string, string>);
       if (entry && entry.storedAt > since) return { kind: 'entry', entry };
       const failed = this.#activeFailure(answers[2]?.[1]);

@@ -29,11 +29,11 @@ export class TieredStore {
   }
 
   /**
-   * The shared tier's entry, read past L1: what another instance may have stored since this one cached
-   * the key. Undefined without Redis, or when it holds none.
+   * The shared tier's entry, read past L1 and sent now: what another instance may have stored since this
+   * one cached the key, up to this moment. Undefined without Redis, or when it holds none.
    */
   async shared(key: string): Promise<CacheEntry | undefined> {
-    return this.l2?.get(key);
+    return this.l2?.read(key);
   }
 
   /** Puts an entry another instance stored into L1 (it is in L2 already). */

@@ -27,6 +27,8 @@ export class RedisProxy {
   #server: Server | null = null;
   #sockets = new Set<Socket>();
   #hanging = false;
+  /** Answers held back while Redis is stalled, in order; null when it is not. */
+  #held: Array<() => void> | null = null;
   port = 0;
 
   constructor(private readonly target: string) {}
@@ -49,7 +51,11 @@ export class RedisProxy {
         });
       }
       client.on('data', (d) => this.#hanging || upstream.write(d));
-      upstream.on('data', (d) => this.#hanging || client.write(d));
+      upstream.on('data', (d) => {
+        if (this.#hanging) return;
+        if (this.#held) this.#held.push(() => client.write(d));
+        else client.write(d);
+      });
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.port = (server.address() as { port: number }).port;
@@ -61,6 +67,13 @@ export class RedisProxy {
     for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server = null;
+  }
+
+  /** Redis answers late: its answers are held back until `stall(false)`, then delivered in order. */
+  stall(on = true): void {
+    const held = this.#held;
+    this.#held = on ? (held ?? []) : null;
+    if (!on) for (const deliver of held ?? []) deliver();
   }
 
   /** Redis accepts bytes and never answers. */
