@@ -46,7 +46,7 @@ export interface AppDeps {
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(requestContext(deps.requestLog));
+  app.use(requestContext(deps.requestLog, deps.config.consumerKeys));
   if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
   app.route('/', openApiRoutes(deps.resources.map((r) => r.document)));

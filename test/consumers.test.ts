@@ -64,14 +64,18 @@ describe('consumers over HTTP', () => {
     expect([unknown.status, (await unknown.json()).error.code]).toEqual([401, 'unauthorized']);
   });
 
-  it('requires a key everywhere with AUTH_REQUIRED=true, and logs the consumer by name, never the key', async () => {
+  it('requires a key everywhere with AUTH_REQUIRED=true, and logs the consumer by name, never the key, even one put in a URL', async () => {
     logs.lines.length = 0;
     const url = await start({ AUTH_REQUIRED: 'true' });
     expect((await fetch(`${url}/packages`)).status).toBe(401);
     expect((await fetch(`${url}/packages`, { headers: { authorization: `Bearer ${OPS_KEY}` } })).status).toBe(200);
     expect((await fetch(`${url}/packages`, { headers: { authorization: `Bearer ${OPS_KEY}` } })).headers.get('x-cache')).toBe('HIT');
+    // A key put in a URL by mistake, as sent and percent-encoded, is logged as [key].
+    expect((await fetch(`${url}/packages/${OPS_KEY}`, { headers: { authorization: `Bearer ${OPS_KEY}` } })).status).toBe(404);
+    expect((await fetch(`${url}/core/v1/virtual_machine_packages/${encodeURIComponent(OPS_KEY).replace('-', '%2D')}`)).status).toBe(404);
     const lines = logs.parsed().filter((l) => l.msg === 'request');
-    expect(lines.map((l) => [l.status, l.consumer])).toEqual([[401, undefined], [200, 'ops'], [200, 'ops']]);
+    expect(lines.map((l) => [l.status, l.consumer])).toEqual([[401, undefined], [200, 'ops'], [200, 'ops'], [404, 'ops'], [404, undefined]]);
+    expect(lines.slice(3).map((l) => l.path)).toEqual(['/packages/[key]', '/core/v1/virtual_machine_packages/[key]']);
     expect(logs.lines.join('\n')).not.toContain(OPS_KEY);
     expect((await fetch(`${url}/healthz`)).status).toBe(200); // health needs no key
   });

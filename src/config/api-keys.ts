@@ -52,6 +52,22 @@ export class ConsumerKeys {
     return this.entries.length;
   }
 
+  /**
+   * `path` with each segment that is a configured key (as sent or percent-decoded) replaced by `[key]`:
+   * a key a client puts in a URL by mistake never reaches a log line. Only digests are held, so each
+   * segment is hashed and compared.
+   */
+  redactPath(path: string): string {
+    if (this.entries.length === 0) return path;
+    let changed = false;
+    const segments = path.split('/').map((segment) => {
+      if (!segment || !(this.identify(segment) || this.identify(decoded(segment)))) return segment;
+      changed = true;
+      return '[key]';
+    });
+    return changed ? segments.join('/') : path;
+  }
+
   /** The consumer whose key this is, or null. Every configured key is compared, match or not. */
   identify(presented: string): Consumer | null {
     const digest = sha256(presented);
@@ -66,6 +82,14 @@ export class ConsumerKeys {
 /** May `consumer` read `scope`? Public packages need no scope; an organization must be listed (or `*`). */
 export function mayRead(consumer: Consumer, scope: OrgScope): boolean {
   return scope.kind === 'public' || consumer.scopes === '*' || consumer.scopes.has(scope.value);
+}
+
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function parseKey(key: string, where: string): Buffer {

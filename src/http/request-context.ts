@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
+import type { ConsumerKeys } from '../config/api-keys.js';
 import type { RequestLog } from '../observability/request-log.js';
 import type { AppEnv } from './context.js';
 
@@ -13,9 +14,11 @@ export function requestId(header: string | undefined | null): string {
 
 /**
  * Gives every request an id (from `X-Request-Id` when well-formed), echoes it, and writes one log line
- * per request. Only method, path, status, timing and cache outcome are logged: no headers, so no keys.
+ * per request. Only method, path, status, timing and cache outcome are logged: no headers and no query,
+ * and a path segment that is a consumer key is logged as `[key]`, so no keys. (The hit path logs only
+ * the paths of cached packages, which are never keys.)
  */
-export function requestContext(log: RequestLog): MiddlewareHandler<AppEnv> {
+export function requestContext(log: RequestLog, keys: ConsumerKeys): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
     const started = performance.now();
     const id = requestId(c.req.header('x-request-id'));
@@ -26,7 +29,7 @@ export function requestContext(log: RequestLog): MiddlewareHandler<AppEnv> {
       reqId: id,
       route: routeLabel(c),
       method: c.req.method,
-      path: c.req.path,
+      path: keys.redactPath(c.req.path),
       status: c.res.status,
       cache: c.res.headers.get('x-cache') ?? undefined,
       consumer: c.get('consumer')?.name,
