@@ -61,7 +61,7 @@ export class ConsumerKeys {
     if (this.entries.length === 0) return path;
     let changed = false;
     const segments = path.split('/').map((segment) => {
-      if (!segment || !(this.identify(segment) || this.identify(decoded(segment)))) return segment;
+      if (!segment || !(this.identify(segment) || (segment.includes('%') && this.identify(decoded(segment))))) return segment;
       changed = true;
       return '[key]';
     });
