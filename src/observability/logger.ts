@@ -5,6 +5,9 @@ import { LogSink } from './log-sink.js';
 
 export type { Logger };
 
+/** stdout in batches, made once: every logger that names no destination shares it (one buffer, one exit flush). */
+let stdout: LogSink | undefined;
+
 /**
  * JSON logs, on stdout in batches unless another destination is given (see log-sink.ts). Secrets never
  * reach a log call as text: the token is a `Secret`, which serializes as "[redacted]", and request lines
@@ -17,7 +20,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream, s
   // wraps the destination rather than hooking pino's serializer, so request lines written as text
   // (request-log.ts) pass through it too.
   const values = secrets.flatMap((s) => (s ? [s.reveal()] : [])).filter((v) => v.length >= 8);
-  const out = destination ?? new LogSink();
+  const out = destination ?? (stdout ??= new LogSink());
   return pino({ level, base: { service: 'katapult-bff' } }, values.length ? scrubbing(out, values) : out);
 }
 
