@@ -12,6 +12,7 @@ import { hasRedisServer } from './support/redis-processes.js';
  * current data. `npm run test:chaos` runs this file alone; `npm test` runs it with the rest.
  */
 const KEY = 'chaos-key-0123456789abcdef';
+const BUDGET = 1000;
 const SETTINGS = {
   CACHE_FRESH_SECONDS: '2',
   CACHE_SWR_SECONDS: '1',
@@ -22,6 +23,9 @@ const SETTINGS = {
   API_KEYS: `ops:${KEY}:*`,
   CONSUMER_RATE_PER_SECOND: '10000',
   CONSUMER_BURST: '10000',
+  // Every client here is 127.0.0.1, one anonymous caller: its share of upstream calls is the whole budget,
+  // which this suite bounds itself (per-caller shares are test/upstream-budget.test.ts's subject).
+  CONSUMER_UPSTREAM_PER_MINUTE: String(BUDGET),
   LOG_LEVEL: 'warn',
   SHUTDOWN_TIMEOUT_MS: '1000',
 };
@@ -32,7 +36,6 @@ const LEASE_MS = 1500; // the fleet lock's lease: a waiter holding a stale copy 
  * scheduling slack for a loaded 2-core machine.
  */
 const BOUND_MS = LEASE_MS + Number(SETTINGS.KATAPULT_TIMEOUT_MS) + 4 * Number(SETTINGS.REDIS_TIMEOUT_MS) + 700;
-const BUDGET = 1000;
 
 /** What the load asks for: lists, a package, an organization's list, the Katapult-compatible list. */
 const REQUESTS: Array<{ path: string; headers?: Record<string, string> }> = [

@@ -147,7 +147,9 @@ describe('a fleet of three instances', () => {
     const proxy = new RedisProxy(redisUrl);
     await proxy.start();
     try {
-      await start({ REDIS_TIMEOUT_MS: '100' }, proxy.url);
+      // The instances load on their own once Redis is gone: an upstream timeout well past the 200 ms
+      // latency, so a loaded machine's slow scheduling is not taken for an upstream failure.
+      await start({ REDIS_TIMEOUT_MS: '100', KATAPULT_TIMEOUT_MS: '2000' }, proxy.url);
       stack.sim.setFault({ kind: 'latency', ms: 200 });
       const answers = spread(300, '/packages?organization=globex', { headers: asOps });
       await new Promise((r) => setTimeout(r, 50));
