@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Clock } from '../../src/domain/clock.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -70,7 +69,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
 /** Waits until every runtime's Redis connection is ready (or gives up after `ms`). */
 export async function redisReady(stack: Stack, ms = 5000): Promise<void> {
-  const waiting = stack.runtimes.flatMap((r) => (r.redis && r.redis.status !== 'ready' ? [once(r.redis, 'ready')] : []));
+  // Only 'ready' ends the wait: a reconnect attempt that fails on the way there emits 'error', which
+  // `events.once` would take for the answer.
+  const waiting = stack.runtimes.flatMap((r) => (r.redis && r.redis.status !== 'ready' ? [new Promise((resolve) => r.redis!.once('ready', resolve))] : []));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis not ready')), ms)));
   try {
