@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { createApp, type AppDeps } from './app.js';
 import { ConsumerLimiter } from './auth/rate-limit.js';
 import { MemoryStore } from './cache/memory-store.js';
-import { createRedis } from './redis/client.js';
+import { connectTimeoutMs, createRedis } from './redis/client.js';
 import { RedisGuard } from './redis/guard.js';
 import { RedisStore } from './cache/redis-store.js';
 import { TieredStore } from './cache/tiered-store.js';
@@ -50,6 +50,20 @@ export interface Runtime {
    * left and closes Redis. `/readyz` answers 503 from the first moment, so load balancers move away.
    */
   close(graceMs?: number): Promise<void>;
+}
+
+/** True once `redis` is ready, false if it is not within `ms`. */
+function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    redis.once('ready', onReady);
+  });
 }
 
 /** Builds every part once from the config (and any part a test or the demo supplies) and wires them. */
@@ -137,6 +151,13 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     redis,
     settle,
     async listen(port = config.port, host = config.host) {
+      // Join the fleet before taking traffic: a request answered before Redis is connected would miss
+      // the shared cache and the fleet's lock, and call upstream for what the fleet already holds. The
+      // wait is one connection attempt at most; after it the instance serves without Redis until it connects.
+      if (redis && redis.status !== 'ready') {
+        const connected = await readyWithin(redis, connectTimeoutMs(config.redisTimeoutMs));
+        if (!connected) logger.warn('redis: not connected at start-up, serving from L1 and upstream until it is');
+      }
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         for (const fast of fastPaths) if (fast(req, res)) return;

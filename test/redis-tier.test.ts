@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
 import { listKey } from '../src/packages/keys.js';
+import { createRuntime } from '../src/runtime.js';
 import { asOps } from './support/keys.js';
 import { cleanRedisUrl, RedisProxy } from './support/redis.js';
 import { redisReady, startStack, type Stack } from './support/stack.js';
@@ -56,6 +58,25 @@ describe('shared Redis tier', () => {
       const res = await fetch(`${stack.urls[0]}/packages`);
       expect([res.status, res.headers.get('x-cache')]).toEqual([200, 'MISS']);
     });
+  });
+
+  it('an instance starting joins the shared cache before it listens: its first answer comes from Redis', async () => {
+    const first = await startStack({ instances: 1, redisUrl });
+    try {
+      await redisReady(first);
+      expect((await fetch(`${first.urls[0]}/packages`)).headers.get('x-cache')).toBe('MISS');
+      const second = createRuntime(loadConfig({ KATAPULT_API_URL: first.upstreamUrl, KATAPULT_API_TOKEN: first.sim.token, REDIS_URL: redisUrl, LOG_LEVEL: 'silent' }));
+      try {
+        const url = await second.listen(0, '127.0.0.1');
+        const res = await fetch(`${url}/packages`); // at once: no wait for its Redis connection
+        expect([res.status, res.headers.get('x-cache')]).toEqual([200, 'HIT']);
+        expect(first.sim.count()).toBe(1);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await first.close();
+    }
   });
 
   describe('when Redis goes away', () => {

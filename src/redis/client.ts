@@ -12,10 +12,15 @@ import type { Logger } from '../observability/logger.js';
  * multi-key command and script uses keys sharing one `{…}` hash tag (see cache/keys.ts), so it stays in
  * one slot. A Cluster client is used through the same command interface as a single node.
  */
+/** How long one connection attempt may take: also how long an instance waits for Redis before it listens. */
+export function connectTimeoutMs(timeoutMs: number): number {
+  return Math.max(1000, timeoutMs * 5);
+}
+
 export function createRedis(topology: RedisTopology, timeoutMs: number, logger: Logger): Redis {
   const options: RedisOptions = {
     commandTimeout: timeoutMs,
-    connectTimeout: Math.max(1000, timeoutMs * 5),
+    connectTimeout: connectTimeoutMs(timeoutMs),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
