@@ -101,16 +101,21 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     baseUrl: config.katapultApiUrl,
     token: config.katapultToken,
     timeoutMs: config.katapultTimeoutMs,
+    maxBodyBytes: config.katapultMaxBodyBytes,
     fetch: parts.fetch,
+    clock,
     observe: metrics.upstream,
     // After the first page (which gives the count), every other page at once, as far as the gate allows:
     // a long list costs two round trips, not one per page.
     pageConcurrency: config.upstreamConcurrency,
-    gate: new UpstreamGate(governor, breaker, clock, share, config.upstreamConcurrency, (reason) => metrics.refusals.inc({ reason })),
+    gate: new UpstreamGate(governor, breaker, clock, share, { concurrency: config.upstreamConcurrency, queueLength: config.upstreamQueueLength }, (reason) =>
+      metrics.refusals.inc({ reason }),
+    ),
   });
   // The refresh lock is a lease its holder renews while it works: a dead holder is taken over after one
-  // lease. A waiter without a stale copy waits as long as a live holder may take (a list walk is a few
-  // sequential rounds of requests); one holding a stale copy answers with it after one lease.
+  // lease. A waiter without a stale copy waits as long as a live holder may take (its whole walk is
+  // bounded by KATAPULT_TIMEOUT_MS), and never past its own request's deadline; one holding a stale copy
+  // answers with it after one lease.
   const leaseMs = 1500;
   const engine = new CacheEngine({
     store,
@@ -123,7 +128,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     negativeMs: config.negativeMs,
     swrMs: config.swrMs,
     refreshAheadMs: config.refreshAheadMs,
-    waitMs: 3 * config.katapultTimeoutMs + leaseMs,
+    waitMs: config.katapultTimeoutMs + leaseMs,
     staleWaitMs: leaseMs,
     onServed: (served) => metrics.served(served),
   });

@@ -183,7 +183,9 @@ export class CacheEngine {
   async #refreshShared(key: string, load: Loader, previous: CacheEntry | undefined, cause: Cause): Promise<Served> {
     const { lock, store, failures } = this.o;
     const servable = previous?.kind === 'found' && this.o.clock.now() < previous.staleUntil ? previous : null;
-    const deadline = this.o.clock.now() + (servable ? this.o.staleWaitMs : this.o.waitMs);
+    // A consumer waits no longer than its own deadline, however long the holder may take.
+    const own = cause.priority === 'consumer' ? (cause.deadline ?? Infinity) : Infinity;
+    const deadline = Math.min(this.o.clock.now() + (servable ? this.o.staleWaitMs : this.o.waitMs), own);
     for (;;) {
       const acquired = lock ? await lock.acquire(key) : null;
       if (!acquired) return this.#loadAndStore(key, load, previous, cause, 0);

@@ -29,6 +29,7 @@ const schema = z.object({
   KATAPULT_API_TOKEN: z.string().min(1).optional(),
   KATAPULT_API_TOKEN_FILE: z.string().min(1).optional(),
   KATAPULT_TIMEOUT_MS: int(1, 120_000).default(10_000),
+  KATAPULT_MAX_BODY_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   REDIS_URL: redisUrl.optional(),
   REDIS_SENTINELS: z.string().optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
@@ -45,6 +46,7 @@ const schema = z.object({
   CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
   BUDGET_RESERVE_PERCENT: int(0, 100).default(20),
   UPSTREAM_CONCURRENCY: int(1, 256).default(16),
+  UPSTREAM_QUEUE_LENGTH: int(0, 100_000).default(256),
   BREAKER_FAILURES: int(1, 1000).default(5),
   BREAKER_COOLDOWN_SECONDS: int(1, 3600).default(10),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -74,8 +76,10 @@ const configFrom = (readFile: (path: string) => string) =>
     katapultApiUrl: e.KATAPULT_API_URL.replace(/\/+$/, ''),
     /** Null only in demo mode and tests that never call upstream. */
     katapultToken: readToken(e.KATAPULT_API_TOKEN, e.KATAPULT_API_TOKEN_FILE, readFile),
-    /** Bound on one upstream exchange, body included. */
+    /** Bound on a request's whole wait on upstream: the queue for a slot and the exchanges, bodies included. */
     katapultTimeoutMs: e.KATAPULT_TIMEOUT_MS,
+    /** An upstream body past this many bytes is abandoned as it streams in. */
+    katapultMaxBodyBytes: e.KATAPULT_MAX_BODY_BYTES,
     /** How to reach Redis: one URL, Sentinels that name the master, or Cluster seed nodes; null for none. */
     redis: redisTopology(e),
     redisTimeoutMs: e.REDIS_TIMEOUT_MS,
@@ -97,6 +101,8 @@ const configFrom = (readFile: (path: string) => string) =>
     budgetReservePercent: e.BUDGET_RESERVE_PERCENT,
     /** Upstream requests in flight at once, per instance. */
     upstreamConcurrency: e.UPSTREAM_CONCURRENCY,
+    /** Upstream requests waiting for one of those slots at once, per instance; one more is refused (503). */
+    upstreamQueueLength: e.UPSTREAM_QUEUE_LENGTH,
     /** Consecutive upstream failures that open the circuit, and how long it stays open. */
     breakerFailures: e.BREAKER_FAILURES,
     breakerCooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,

@@ -4,12 +4,22 @@
  * (`chargeTo`: `key:<name>` for a keyed consumer, `addr:<address>` for an anonymous one), or the
  * service's own background refresh, charged to nobody and held to the governor's background share.
  */
-export type Cause = { priority: 'consumer'; chargeTo: string } | { priority: 'background' };
+export type Cause = ConsumerCause | { priority: 'background' };
+
+export interface ConsumerCause {
+  priority: 'consumer';
+  chargeTo: string;
+  /**
+   * When the consumer stops waiting (epoch ms on the service clock): every wait on upstream its request
+   * makes, queue and exchange, ends by then. None for work nobody waits on.
+   */
+  deadline?: number;
+}
 
 export const BACKGROUND: Cause = { priority: 'background' };
 
-export function chargedTo(chargeTo: string): Cause {
-  return { priority: 'consumer', chargeTo };
+export function chargedTo(chargeTo: string, deadline?: number): ConsumerCause {
+  return deadline === undefined ? { priority: 'consumer', chargeTo } : { priority: 'consumer', chargeTo, deadline };
 }
 
 /** The bounded metrics label of a charge: a configured key's name, or `anonymous` (never an address). */

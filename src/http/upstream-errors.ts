@@ -1,4 +1,4 @@
-import { REFUSED_BY_BREAKER, UpstreamError } from '../upstream/errors.js';
+import { REFUSED_BY_BREAKER, REFUSED_QUEUE_FULL, UpstreamError } from '../upstream/errors.js';
 import { AppError } from './errors.js';
 
 /**
@@ -15,9 +15,9 @@ export function toAppError(err: unknown, nowMs: number): unknown {
     case 'timeout':
       return new AppError('upstream_timeout', 'Katapult did not answer in time');
     case 'unavailable':
-      return err.upstreamCode === REFUSED_BY_BREAKER
-        ? new AppError('upstream_unavailable', 'Katapult keeps failing; calls are paused for a moment')
-        : new AppError('upstream_unavailable', 'Katapult is unavailable');
+      if (err.upstreamCode === REFUSED_BY_BREAKER) return new AppError('upstream_unavailable', 'Katapult keeps failing; calls are paused for a moment');
+      if (err.upstreamCode === REFUSED_QUEUE_FULL) return new AppError('upstream_unavailable', 'too many requests are waiting for Katapult; try again shortly');
+      return new AppError('upstream_unavailable', 'Katapult is unavailable');
     case 'rate_limited':
       // Katapult's window is the clock minute: the budget returns at the next :00 (FACTS.md, Rate limits).
       return new AppError('upstream_rate_limited', 'the Katapult rate limit is spent until the next minute', secondsToNextMinute(nowMs));

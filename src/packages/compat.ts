@@ -1,9 +1,8 @@
 import type { Hono } from 'hono';
 import type { Consumer } from '../config/api-keys.js';
-import type { Cause } from '../domain/cause.js';
+import type { Cause, ConsumerCause } from '../domain/cause.js';
 import { PUBLIC, type OrgScope, type PackageLookup } from '../domain/scope.js';
-import { causeOf } from '../http/cause.js';
-import type { AppEnv } from '../http/context.js';
+import type { AppContext, AppEnv } from '../http/context.js';
 import { intArg, KatapultError, organizationOf, type CompatKit } from '../katapult-compat/surface.js';
 import type { Package } from './model.js';
 import { packageOf, packagesOf, type PackageService } from './service.js';
@@ -13,7 +12,7 @@ import { packageOf, packagesOf, type PackageService } from './service.js';
  * the list in its reduced field set and its pagination, the get in both URL forms real clients use
  * (`/virtual_machine_package`, and `/_` of the older go-katapult).
  */
-export function mountPackageCompat(deps: { packages: PackageService; trustProxyHops: number }) {
+export function mountPackageCompat(deps: { packages: PackageService; causeOf: (c: AppContext) => ConsumerCause }) {
   return (routes: Hono<AppEnv>, kit: CompatKit): void => {
     // `/…/*` matches the list path itself too: one registration, one token per request.
     routes.use('/core/v1/virtual_machine_packages/*', kit.auth);
@@ -26,7 +25,7 @@ export function mountPackageCompat(deps: { packages: PackageService; trustProxyH
         const perPage = intArg(q, 'per_page', 30);
         if (page < 1 || perPage < 1 || perPage > 200) throw new KatapultError('invalid_argument', { issue: 'validation_errors' });
         kit.authorize(c, scope);
-        const all = packagesOf(kit.found(await deps.packages.list(scope, causeOf(c, deps.trustProxyHops))));
+        const all = packagesOf(kit.found(await deps.packages.list(scope, deps.causeOf(c))));
         const total = all.length;
         return JSON.stringify({
           pagination: { current_page: page, total_pages: Math.max(1, Math.ceil(total / perPage)), total, per_page: perPage, large_set: false },
@@ -42,7 +41,7 @@ export function mountPackageCompat(deps: { packages: PackageService; trustProxyH
         const segment = c.req.param('segment');
         const lookup = lookupOf(q, segment === 'virtual_machine_package' ? null : segment);
         kit.authorize(c, PUBLIC);
-        const pkg = await findPackage(deps.packages, lookup, c.get('consumer'), causeOf(c, deps.trustProxyHops));
+        const pkg = await findPackage(deps.packages, lookup, c.get('consumer'), deps.causeOf(c));
         return JSON.stringify({ virtual_machine_package: toWirePackage(pkg) });
       }),
     );

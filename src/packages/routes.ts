@@ -5,7 +5,6 @@ import { authorize, consumerAuth } from '../auth/middleware.js';
 import type { ConsumerLimiter } from '../auth/rate-limit.js';
 import type { ConsumerKeys } from '../config/api-keys.js';
 import { appAuthDialect } from '../auth/app-dialect.js';
-import { causeOf } from '../http/cause.js';
 import { AppError } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
 import { isShared, render } from '../http/respond.js';
@@ -17,6 +16,7 @@ import type { MemoryStore } from '../cache/memory-store.js';
 import { detailHeader, type ListDetails } from './details.js';
 import type { PackageService } from './service.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
+import type { ConsumerCause } from '../domain/cause.js';
 
 /** The route patterns, also the `route` label of metrics and request lines. */
 export const PACKAGES_ROUTE = '/packages';
@@ -29,7 +29,8 @@ export interface PackageRoutesDeps {
   consumerKeys: ConsumerKeys;
   limiter: ConsumerLimiter;
   authRequired: boolean;
-  trustProxyHops: number;
+  /** Who pays for a request's upstream calls, and its deadline. */
+  causeOf: (c: AppContext) => ConsumerCause;
   /** Null with CACHE_LIST_DETAILS=false: lists carry Katapult's list fields only. */
   details: ListDetails | null;
   /** Where shaped answers are kept, within L1's byte bound. */
@@ -72,7 +73,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   routes.get(PACKAGES_ROUTE, (c) => {
     const { organization, complete, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
     const scope = organization ?? PUBLIC;
-    const cause = causeOf(c, deps.trustProxyHops);
+    const cause = deps.causeOf(c);
     return answer(c, scope, () => deps.packages.list(scope, cause), 'no organization matches this id or sub-domain', async (list) => {
       const { details } = deps;
       const composed = !details ? null : complete ? await details.complete(list, scope, cause, COMPLETE_WAIT_MS) : await details.compose(list, scope);
@@ -86,7 +87,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
     const ref = packageRefParam.safeParse(c.req.param('ref'));
     if (!ref.success) throw new AppError('invalid_request', `path parameter 'ref': ${ref.error.issues[0]!.message}`);
     const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
-    return answer(c, scope, () => deps.packages.get(ref.data, scope, causeOf(c, deps.trustProxyHops)), 'no package matches this id or permalink');
+    return answer(c, scope, () => deps.packages.get(ref.data, scope, deps.causeOf(c)), 'no package matches this id or permalink');
   });
 
   routes.all(PACKAGES_ROUTE, methodNotAllowed);

@@ -1,26 +1,31 @@
 import { z } from 'zod';
 import type { Cause } from '../domain/cause.js';
 import type { OrgScope, PackageLookup } from '../domain/scope.js';
-import type { KatapultClient, ListSpec } from '../upstream/katapult-client.js';
-import { count, field, wirePagination } from '../upstream/wire.js';
+import { PER_PAGE, type KatapultClient, type ListSpec } from '../upstream/katapult-client.js';
+import { count, field, text, wirePagination } from '../upstream/wire.js';
 
 /**
  * Katapult's virtual machine packages as they arrive (FACTS.md: the list endpoint sends a reduced field
  * set, the get every field; both URL forms of the get answer the same), and the two requests for them.
  */
+/**
+ * Strings and arrays are bounded by what Katapult sends: ids of a few dozen characters, names and
+ * permalinks of a few words, icon URLs, pages of at most `per_page` (200) items. A longer string becomes
+ * null like any unusable field; a page with more items is a malformed body.
+ */
 export const wirePackage = z.object({
-  id: z.string().min(1),
-  name: field(z.string()),
-  permalink: field(z.string()),
+  id: z.string().min(1).max(128),
+  name: text(255),
+  permalink: text(255),
   cpu_cores: count,
   ipv4_addresses: count,
   memory_in_gb: count,
   storage_in_gb: count,
   monthly_bandwidth_allowance_in_gb: count,
   privacy: field(z.enum(['public', 'private'])),
-  icon: field(z.object({ url: field(z.string()) })),
+  icon: field(z.object({ url: text(2048) })),
   use_dedicated_cpus: field(z.boolean()),
-  group: field(z.object({ id: z.string(), name: field(z.string()) })),
+  group: field(z.object({ id: z.string().max(128), name: text(255) })),
 });
 export type WirePackage = z.output<typeof wirePackage>;
 

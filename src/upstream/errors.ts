@@ -39,15 +39,20 @@ export function isNotFound(err: unknown): err is UpstreamError & { kind: 'packag
 
 /**
  * `upstreamCode` of the errors our own guards raise without asking Katapult: the budget governor
- * (kind `rate_limited`), the circuit breaker (kind `unavailable`) and a consumer's share (kind
- * `share_exhausted`). Each is also the `reason` label of `kbff_upstream_refusals_total`.
+ * (kind `rate_limited`), the circuit breaker (kind `unavailable`), a consumer's share (kind
+ * `share_exhausted`), and the queue for an upstream slot, full (kind `unavailable`) or waited on until
+ * the call's deadline (kind `timeout`). Each is also the `reason` label of `kbff_upstream_refusals_total`.
  */
 export const REFUSED_BY_GOVERNOR = 'budget';
 export const REFUSED_BY_BREAKER = 'circuit_open';
 export const REFUSED_FOR_SHARE = 'consumer_share';
+export const REFUSED_QUEUE_FULL = 'queue_full';
+export const REFUSED_QUEUE_TIMEOUT = 'queue_timeout';
+
+const OWN_REFUSALS = new Set([REFUSED_BY_GOVERNOR, REFUSED_BY_BREAKER, REFUSED_FOR_SHARE, REFUSED_QUEUE_FULL, REFUSED_QUEUE_TIMEOUT]);
 
 export function isOwnRefusal(err: UpstreamError): boolean {
-  return err.upstreamCode === REFUSED_BY_GOVERNOR || err.upstreamCode === REFUSED_BY_BREAKER || err.upstreamCode === REFUSED_FOR_SHARE;
+  return err.upstreamCode !== null && OWN_REFUSALS.has(err.upstreamCode);
 }
 
 /** How the cache engine tells Katapult's failures from our own refusals. */

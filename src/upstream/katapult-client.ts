@@ -5,6 +5,7 @@ import { wireError, type WirePagination } from './wire.js';
 import type { z } from 'zod';
 import type { UpstreamGate } from './gate.js';
 import type { Cause } from '../domain/cause.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 /** A 200 with its body, or a 304 meaning "what you have (`If-None-Match`) is still current". */
 export type Conditional<T> =
@@ -49,8 +50,16 @@ export interface KatapultClientOptions {
   /** e.g. `https://api.katapult.io/core/v1`, no trailing slash. */
   baseUrl: string;
   token: Secret | null;
+  /**
+   * Bound on the whole wait for one upstream answer (a get, or every page of a list walk): the queue for
+   * a slot and the exchanges, bodies included. A consumer's request brings its own deadline instead.
+   */
   timeoutMs: number;
+  /** A body longer than this is abandoned as it streams in, never held whole (default 4 MiB). */
+  maxBodyBytes?: number;
   fetch?: typeof fetch;
+  /** The service clock, which deadlines are read on. */
+  clock?: Clock;
   /** Pages 2..n of a list are fetched with at most this many requests in flight. */
   pageConcurrency?: number;
   observe?: UpstreamObserver;
@@ -61,6 +70,11 @@ export interface KatapultClientOptions {
 
 /** Katapult's maximum `per_page`: the fewest requests for a full list. */
 export const PER_PAGE = 200;
+/**
+ * Far above any real body: a page of 200 packages is about 60 KB, and even with every string at the wire
+ * schema's bound (`packages/wire.ts`) under 1 MiB.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** A list longer than this many pages is treated as a malformed answer rather than walked forever. */
 const MAX_PAGES = 100;
 const USER_AGENT = 'katapult-bff/0.1 (+caching gateway)';
@@ -78,14 +92,27 @@ export class KatapultClient {
       ...opts,
       fetch: opts.fetch ?? globalThis.fetch,
       pageConcurrency: opts.pageConcurrency ?? 4,
+      maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      clock: opts.clock ?? systemClock,
       now: opts.now ?? (() => performance.now()),
     };
   }
 
   /** One GET, through the gate (breaker, budget, concurrency) when there is one. */
   get<S extends z.ZodType>(req: UpstreamRequest<S>, ifNoneMatch: string | null | undefined, cause: Cause): Promise<Conditional<z.output<S>>> {
+    return this.#get(req, ifNoneMatch, cause, this.#deadline(cause));
+  }
+
+  /** When the wait for an answer ends: the consumer's request's own deadline, else `timeoutMs` from now. */
+  #deadline(cause: Cause): number {
+    const own = this.#opts.clock.now() + this.#opts.timeoutMs;
+    return cause.priority === 'consumer' && cause.deadline !== undefined ? Math.min(cause.deadline, own) : own;
+  }
+
+  #get<S extends z.ZodType>(req: UpstreamRequest<S>, ifNoneMatch: string | null | undefined, cause: Cause, deadline: number): Promise<Conditional<z.output<S>>> {
     const gate = this.#opts.gate;
-    return gate ? gate.run(cause, () => this.#send(req, ifNoneMatch)) : this.#send(req, ifNoneMatch);
+    if (gate) return gate.run(cause, deadline, (timeoutMs) => this.#send(req, ifNoneMatch, timeoutMs));
+    return this.#send(req, ifNoneMatch, deadline - this.#opts.clock.now());
   }
 
   /**
@@ -94,20 +121,26 @@ export class KatapultClient {
    * `{notModified: true}` means no page changed.
    */
   async listAll<T>(spec: ListSpec<T>, previousEtags: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult<T>> {
-    const result = await this.#walk(spec, previousEtags, cause);
+    // One deadline for the whole walk: every page's queue and exchange count against it.
+    const page = (n: number, ifNoneMatch: string | null | undefined) => this.#page(spec, n, ifNoneMatch, cause, deadline);
+    const deadline = this.#deadline(cause);
+    const result = await this.#walk(page, previousEtags);
     // The page count moved under a conditional walk: pages no longer line up with what we held.
-    return result === 'shifted' ? ((await this.#walk(spec, undefined, cause)) as ListResult<T>) : result;
+    return result === 'shifted' ? ((await this.#walk(page, undefined)) as ListResult<T>) : result;
   }
 
-  #page<T>(spec: ListSpec<T>, page: number, ifNoneMatch: string | null | undefined, cause: Cause) {
+  #page<T>(spec: ListSpec<T>, page: number, ifNoneMatch: string | null | undefined, cause: Cause, deadline: number) {
     const params = new URLSearchParams(spec.params);
     params.set('page', String(page));
     params.set('per_page', String(PER_PAGE));
-    return this.get({ endpoint: spec.endpoint, path: spec.path, params, schema: spec.page }, ifNoneMatch, cause);
+    return this.#get({ endpoint: spec.endpoint, path: spec.path, params, schema: spec.page }, ifNoneMatch, cause, deadline);
   }
 
-  async #walk<T>(spec: ListSpec<T>, previous: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult<T> | 'shifted'> {
-    const first = await this.#page(spec, 1, previous?.[0], cause);
+  async #walk<T>(
+    fetchPage: (page: number, ifNoneMatch: string | null | undefined) => Promise<Conditional<{ pagination: WirePagination | null; items: T[] }>>,
+    previous: readonly (string | null)[] | undefined,
+  ): Promise<ListResult<T> | 'shifted'> {
+    const first = await fetchPage(1, previous?.[0]);
     if (first.notModified && !previous) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
     const totalPages = first.notModified ? previous!.length : first.value.pagination?.total_pages ?? null;
     const pages: ListPageResult<T>[] = [{ etag: first.etag, items: first.notModified ? null : first.value.items }];
@@ -118,7 +151,7 @@ export class KatapultClient {
       const pageSize = (first.notModified ? null : first.value.pagination?.per_page) ?? PER_PAGE;
       for (let page = 2; last.length === pageSize; page++) {
         if (page > MAX_PAGES) throw new UpstreamError('bad_response', `list longer than ${MAX_PAGES} pages`);
-        const res = await this.#page(spec, page, null, cause);
+        const res = await fetchPage(page, null);
         if (res.notModified) throw new UpstreamError('bad_response', 'upstream answered 304 to an unconditional request', 304);
         last = res.value.items;
         pages.push({ etag: res.etag, items: last });
@@ -128,7 +161,7 @@ export class KatapultClient {
     if (totalPages > MAX_PAGES) throw new UpstreamError('bad_response', `list of ${totalPages} pages exceeds ${MAX_PAGES}`);
     if (previous && totalPages !== previous.length) return 'shifted';
 
-    const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) => this.#page(spec, page, previous?.[page - 1], cause));
+    const rest = await mapLimit(range(2, totalPages), this.#opts.pageConcurrency, (page) => fetchPage(page, previous?.[page - 1]));
     for (const res of rest) {
       if (!res.notModified && res.value.pagination?.total_pages != null && res.value.pagination.total_pages !== totalPages) {
         if (previous) return 'shifted';
@@ -139,8 +172,9 @@ export class KatapultClient {
     return pages.every((p) => p.items === null) ? { notModified: true } : { notModified: false, pages };
   }
 
-  async #send<S extends z.ZodType>({ endpoint, path, params, schema }: UpstreamRequest<S>, ifNoneMatch: string | null | undefined): Promise<Conditional<z.output<S>>> {
-    const { baseUrl, token, timeoutMs, fetch, now } = this.#opts;
+  /** One exchange, within `timeoutMs` (what is left of the call's deadline), its body read up to `maxBodyBytes`. */
+  async #send<S extends z.ZodType>({ endpoint, path, params, schema }: UpstreamRequest<S>, ifNoneMatch: string | null | undefined, timeoutMs: number): Promise<Conditional<z.output<S>>> {
+    const { baseUrl, token, fetch, now, maxBodyBytes } = this.#opts;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (token) headers.authorization = `Bearer ${token.reveal()}`;
     if (ifNoneMatch) headers['if-none-match'] = ifNoneMatch;
@@ -148,24 +182,33 @@ export class KatapultClient {
     const report = (status: number | null, outcome: string, rateLimit: RateLimit | null) =>
       this.#opts.observe?.({ endpoint, status, outcome, rateLimit, durationMs: now() - started });
 
+    if (timeoutMs <= 0) {
+      report(null, 'timeout', null);
+      throw new UpstreamError('timeout', 'no time left before the deadline');
+    }
     let res: Response;
-    let text: string;
+    let text: string | null;
     try {
       // The signal bounds the whole exchange, body included: a connection that hangs mid-body times out too.
-      res = await fetch(`${baseUrl}${path}?${params}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetch(`${baseUrl}${path}?${params}`, { headers, signal: AbortSignal.timeout(Math.ceil(timeoutMs)) });
       if (res.status === 304) {
+        await res.body?.cancel();
         const rateLimit = readRateLimit(res.headers);
         report(304, 'not_modified', rateLimit);
         return { notModified: true, etag: res.headers.get('etag') ?? ifNoneMatch ?? null, rateLimit };
       }
-      text = await res.text();
+      text = await readBounded(res, maxBodyBytes);
     } catch (err) {
       const kind = isTimeout(err) ? 'timeout' : 'unavailable';
       report(null, kind, null);
-      throw new UpstreamError(kind, kind === 'timeout' ? `no answer within ${timeoutMs} ms` : `connection failed (${causeCode(err)})`);
+      throw new UpstreamError(kind, kind === 'timeout' ? `no answer within ${Math.round(timeoutMs)} ms` : `connection failed (${causeCode(err)})`);
     }
 
     const rateLimit = readRateLimit(res.headers);
+    if (text === null) {
+      report(res.status, 'bad_response', rateLimit);
+      throw new UpstreamError('bad_response', `body larger than ${maxBodyBytes} bytes`, res.status, null, rateLimit);
+    }
     if (res.status === 200) {
       const body = schema.safeParse(safeJson(text));
       if (!body.success) {
@@ -213,6 +256,30 @@ function errorKind(status: number, code: string | null): UpstreamErrorKind {
   if (status === 503 || status === 502 || status === 504) return 'unavailable';
   if (status === 400 || status === 401 || status === 403) return 'rejected';
   return status >= 500 ? 'unavailable' : 'bad_response';
+}
+
+/**
+ * The body as text, read as it streams in; null (and the rest left unread, the connection dropped) once
+ * it passes `maxBytes`, so an oversized body never sits in memory whole.
+ */
+async function readBounded(res: Response, maxBytes: number): Promise<string | null> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of res.body) {
+    length += chunk.byteLength;
+    if (length > maxBytes) {
+      await res.body.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, length).toString('utf8');
 }
 
 function safeJson(text: string): unknown {

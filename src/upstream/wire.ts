@@ -13,6 +13,9 @@ export const field = <T extends z.ZodType>(type: T) =>
 
 export const count = field(z.number().int().nonnegative());
 
+/** A string of at most `max` characters; a longer one is unusable, so null. */
+export const text = (max: number) => field(z.string().max(max));
+
 /** A list page's `pagination`; `total_pages` and `total` may be null (`large_set: true`). */
 export const wirePagination = z
   .object({
@@ -29,5 +32,5 @@ export type WirePagination = NonNullable<z.output<typeof wirePagination>>;
 
 /** Every Katapult error body is wrapped: `{"error":{"code","description","detail"}}`. */
 export const wireError = z.object({
-  error: z.object({ code: z.string(), description: field(z.string()), detail: z.unknown().optional() }),
+  error: z.object({ code: z.string().max(128), description: text(1024), detail: z.unknown().optional() }),
 });
