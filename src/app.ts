@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', katapultSurface({ ...deps, ...deps.config }, deps.resources.flatMap((r) => r.compat ?? [])));
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) {
-    const purgePatterns = (target: PurgeTarget) => deps.resources.flatMap((r) => r.purgePatterns(target));
+    const purgePatterns = async (target: PurgeTarget) => (await Promise.all(deps.resources.map((r) => r.purgePatterns(target)))).flat();
     app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1, purgePatterns }));
   }
 

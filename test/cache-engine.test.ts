@@ -130,23 +130,6 @@ describe('cache engine, one instance, on the fake clock', () => {
     expect((await b).status).toBe('MISS');
     expect(calls.map((c) => c.cause)).toEqual(['key:a', 'key:b']);
   });
-
-  it('asks the precheck before any load, and loads only when it has no answer', async () => {
-    const clock = new FakeClock();
-    const engine = engineWith(clock);
-    const { load, calls } = recordingLoader();
-    const decided = await engine.resolve('k', load, A, async () => ({
-      entry: { kind: 'not_found', code: 'package_not_found', etag: '', storedAt: 0, freshUntil: 0, staleUntil: 0 },
-      status: 'HIT',
-      tier: 'l1',
-      refreshError: null,
-      coalesced: false,
-    }));
-    expect(decided.entry.kind).toBe('not_found');
-    expect(calls).toHaveLength(0);
-    expect((await engine.resolve('k', load, A, async () => null)).status).toBe('MISS');
-    expect(calls).toHaveLength(1);
-  });
 });
 
 describe('cache engine, two instances sharing a real Redis', () => {

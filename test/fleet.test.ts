@@ -99,7 +99,7 @@ describe('a fleet of three instances', () => {
     clock.advance(52_000); // inside the refresh-ahead window of a 60 s freshness
     expect((await (await fetch(paths[0]!)).json()).package.storageGb).toBe(old.package.storageGb);
     await stack.runtimes[0]!.deps.engine.settle(); // instance 0 refreshed, wrote and broadcast
-    const key = 'kbff:v1:{pkg:public:permalink=rock-6}';
+    const key = 'kbff:v1:{pkg:public:id=vmpkg_dMeEyd1g8hwIlxR8}';
     const shared = await admin.hgetall(key);
     expect(JSON.parse(shared.body!).package.storageGb).toBe(60);
 
@@ -134,7 +134,8 @@ describe('a fleet of three instances', () => {
   });
 
   it('takes over when the lock holder died: the lock expires and another instance refreshes', async () => {
-    await start({ KATAPULT_TIMEOUT_MS: '100' });
+    // The request's whole wait ends a second after it arrives: the takeover and the walk fit in it.
+    await start({ KATAPULT_TIMEOUT_MS: '1000' });
     const key = listKey({ kind: 'sub_domain', value: 'acme' });
     await admin.set(`${key}:lock`, '41', 'PX', 600); // a holder that will never answer
     const res = await fetch(`${stack.urls[0]}/packages?organization=acme`, { headers: asOps });

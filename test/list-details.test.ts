@@ -75,18 +75,41 @@ describe('complete lists', () => {
     expect((await fetch(`${stack.urls[1]}/packages`, { headers: { 'if-none-match': before.headers.get('etag')! } })).status).toBe(200);
   });
 
-  it('fetches nothing in the background past the governor\'s background share, nor after a 429', async () => {
-    // A token of 10 calls a minute: background work stops at 8, leaving 2 to consumers.
+  it("charges each detail's first fetch to the consumer whose list needs it: past its share the list stays incomplete until another consumer asks", async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 23, 12, 10, 1));
-    await start({ clock, budget: 10 });
-    await untilSettled(stack.urls[0]!);
-    expect(stack.sim.count()).toBe(8); // the list (a consumer's) and 7 details
+    await start({ clock, env: { CONSUMER_UPSTREAM_PER_MINUTE: '5', TRUST_PROXY_HOPS: '1' } });
+    const from = (address: string) => untilSettled(stack.urls[0]!, '/packages', { headers: { 'x-forwarded-for': address } });
+    expect((await from('10.0.0.1')).headers.get('x-packages-detail')).toBe('4/20'); // the list, then 4 details: its 5
+    expect(stack.sim.count()).toBe(5);
+    expect((await from('10.0.0.2')).headers.get('x-packages-detail')).toBe('9/20'); // 5 more, on the second caller's share
+    expect(stack.sim.count()).toBe(10);
+    const metrics = await (await fetch(`${stack.urls[0]}/metrics`)).text();
+    expect(metrics).toMatch(/kbff_upstream_refusals_total\{reason="consumer_share"\} [1-9]/);
+  });
+
+  it("keeps held details fresh as the service's own upkeep, within the governor's upkeep share (half the background's)", async () => {
+    // A token of 10 calls a minute: background refreshes stop at 8, the details' upkeep at 4.
+    const clock = new FakeClock(Date.UTC(2026, 10, 23, 12, 10, 1));
+    await start({ clock, budget: 10, env: { CONSUMER_UPSTREAM_PER_MINUTE: '100', CACHE_FRESH_SECONDS: '3600', CACHE_DETAIL_FRESH_SECONDS: '600' } });
+    // Consumers pay for the first fetches, 10 calls a minute: three minutes to hold all 20.
+    for (let minute = 0; minute < 3; minute++, clock.advance(60_000)) await untilSettled(stack.urls[0]!);
+    expect((await untilSettled(stack.urls[0]!)).headers.get('x-packages-detail')).toBe('20/20');
+    expect(stack.sim.count()).toBe(21);
+
+    stack.sim.resetCounts();
+    clock.advance(600_000); // every detail expired, still served; a new minute
+    const stale = await untilSettled(stack.urls[0]!);
+    expect(stale.headers.get('x-packages-detail')).toBe('20/20');
+    expect(stack.sim.log.map((r) => r.route)).toEqual(['get', 'get', 'get', 'get']);
+    expect(stack.sim.log.every((r) => r.ifNoneMatch !== null)).toBe(true); // revalidations
     const metrics = await (await fetch(`${stack.urls[0]}/metrics`)).text();
     expect(metrics).toMatch(/kbff_upstream_refusals_total\{reason="budget"\} [1-9]/);
+    expect((await fetch(`${stack.urls[0]}/readyz`).then((r) => r.json())).upstream.budget).toMatchObject({ backgroundLimit: 8, upkeepLimit: 4 });
+  });
 
-    await stack.close();
-    const clock2 = new FakeClock(Date.UTC(2026, 10, 23, 12, 20, 1));
-    await start({ clock: clock2 });
+  it('fetches nothing after a 429', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 23, 12, 20, 1));
+    await start({ clock });
     await (await fetch(`${stack.urls[0]}/packages`)).arrayBuffer(); // the list
     stack.sim.setFault({ kind: 'status', status: 429 }, 1); // the first detail fetch meets a 429
     await untilSettled(stack.urls[0]!);

@@ -42,12 +42,13 @@ describe.skipIf(!hasRedisServer)('Redis Sentinel', () => {
     expect(await promoted.info('replication')).toContain('role:master');
 
     // Requests keep being answered while the client moves to the new master, and new entries land there.
-    const permalinks = stack.sim.packages.filter((p) => p.privacy === 'public').map((p) => p.permalink);
+    const packages = stack.sim.packages.filter((p) => p.privacy === 'public');
     const statuses: number[] = [];
     let landed = false;
-    for (const permalink of permalinks) {
+    for (const { id, permalink } of packages) {
       statuses.push((await fetch(`${url}/packages/${permalink}`)).status);
-      if ((landed = (await promoted.exists(`kbff:v1:{pkg:public:permalink=${permalink}}`)) === 1)) break;
+      // Kept under its id, however it was asked for.
+      if ((landed = (await promoted.exists(`kbff:v1:{pkg:public:id=${id}}`)) === 1)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(statuses.filter((s) => s >= 500)).toEqual([]);

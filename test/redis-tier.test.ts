@@ -107,7 +107,7 @@ describe('shared Redis tier', () => {
       await proxy.start();
       await redisReady(stack, 10_000);
       await fetch(`${url}/packages/rock-6`);
-      expect(await admin.exists(`kbff:v1:{pkg:public:permalink=rock-6}`)).toBe(1);
+      expect(await admin.exists(`kbff:v1:{pkg:public:id=vmpkg_dMeEyd1g8hwIlxR8}`)).toBe(1);
     });
 
     // Without the command timeout this request would wait on Redis until the test's own timeout.

@@ -1,7 +1,7 @@
-import type { Cluster } from 'ioredis';
 import type { MemoryStore } from '../cache/memory-store.js';
-import { globToRegExp, publishPurge } from '../coordination/invalidation.js';
-import { isCluster } from '../redis/client.js';
+import { globToRegExp } from '../cache/keys.js';
+import { publishPurge } from '../coordination/invalidation.js';
+import { scanKeys } from '../redis/client.js';
 import type { RedisGuard } from '../redis/guard.js';
 
 /**
@@ -13,20 +13,9 @@ export async function purge(patterns: string[], l1: MemoryStore, redis: RedisGua
   l1.deleteMatching(patterns.map(globToRegExp));
   if (!redis) return 0;
   const deleted = await redis.run('purge', async (client) => {
-    // SCAN walks one node's keyspace: in a Cluster, every master's. Keys are unlinked one by one there,
-    // since one UNLINK may not span slots.
-    const nodes = isCluster(client) ? (client as unknown as Cluster).nodes('master') : [client];
     let count = 0;
-    for (const node of nodes) {
-      for (const pattern of patterns) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-          cursor = next;
-          for (const key of keys) count += await node.unlink(key);
-        } while (cursor !== '0');
-      }
-    }
+    // One by one: in a Cluster one UNLINK may not span slots.
+    for (const key of await scanKeys(client, patterns)) count += await client.unlink(key);
     await publishPurge(client, patterns);
     return count;
   });

@@ -27,7 +27,7 @@ export function adminRoutes(deps: {
   redis: RedisGuard | null;
   logger: Logger;
   /** Every resource's key patterns for a target. */
-  purgePatterns: (target: PurgeTarget) => string[];
+  purgePatterns: (target: PurgeTarget) => Promise<string[]>;
 }): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const expected = digest(deps.adminToken.reveal());
@@ -50,7 +50,7 @@ export function adminRoutes(deps: {
       const where = issue.path.length ? `body field '${issue.path.join('.')}'` : 'body';
       throw new AppError('invalid_request', `${where}: name exactly one of all (true), organization or package`);
     }
-    const patterns = deps.purgePatterns(parsed.data as PurgeTarget);
+    const patterns = await deps.purgePatterns(parsed.data as PurgeTarget);
     const sharedEntries = await purge(patterns, deps.l1, deps.redis);
     deps.logger.info({ reqId: c.get('requestId'), patterns, sharedEntries }, 'admin purge');
     return c.json({ purged: { patterns, sharedEntries } });

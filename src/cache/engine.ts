@@ -21,9 +21,6 @@ export type Loaded =
  */
 export type Loader = (previous: FoundEntry | undefined, cause: Cause) => Promise<Loaded>;
 
-/** Answers from what is held, before any upstream call for the key: a Served to answer with, or null to go on. */
-export type Precheck = () => Promise<Served | null>;
-
 /** How a loader's failures are told apart: the engine knows no upstream. */
 export interface FailurePolicy {
   /**
@@ -79,15 +76,19 @@ export class CacheEngine {
 
   constructor(private readonly o: EngineOptions) {}
 
-  /** The answer for `key`: from the cache, or loaded (with `precheck` consulted before any upstream call). */
-  async resolve(key: string, load: Loader, cause: Cause, precheck?: Precheck): Promise<Served> {
-    const served = await this.lookup(key, load, cause, precheck);
+  /** The answer for `key`: from the cache, or loaded. */
+  async resolve(key: string, load: Loader, cause: Cause): Promise<Served> {
+    return this.report(await this.lookup(key, load, cause));
+  }
+
+  /** Counts an answer a resource gave from what the engine holds (a get decided by its list), and returns it. */
+  report(served: Served): Served {
     this.o.onServed?.(served);
     return served;
   }
 
   /** As `resolve`, without counting the answer: for lookups a resource makes on its own behalf. */
-  async lookup(key: string, load: Loader, cause: Cause, precheck?: Precheck): Promise<Served> {
+  async lookup(key: string, load: Loader, cause: Cause): Promise<Served> {
     const found = await this.o.store.get(key);
     const now = this.o.clock.now();
     const held = found?.entry;
@@ -101,9 +102,6 @@ export class CacheEngine {
       return { entry: held, status: 'STALE', tier, refreshError: this.#failures.get(key) ?? null, coalesced: false };
     }
     try {
-      // What is held elsewhere may answer without upstream (a get whose ref the scope's list does not name).
-      const answered = await precheck?.();
-      if (answered) return answered;
       return await this.#refresh(key, load, held, cause);
     } catch (err) {
       // stale-if-error: a failed refresh never replaces a good entry (RFC 5861 §4).
@@ -119,18 +117,26 @@ export class CacheEngine {
 
   /** Starts a refresh nobody waits for, unless one is already running for the key. */
   refreshInBackground(key: string, load: Loader, entry: CacheEntry): void {
-    void this.fetchInBackground(key, load, entry);
+    const running = this.#inflight.get(key);
+    void (running ? running.promise : this.#refresh(key, load, entry, BACKGROUND)).catch((err: unknown) => this.#backgroundFailed(key, err));
   }
 
   /**
-   * Loads `key` as the service's own work (background priority, charged to nobody), from nothing or
-   * from `previous`; shares a refresh already running. Resolves when done, whatever the outcome.
+   * Loads `key` for `cause` with nobody waiting, unless what the tiers hold is fresh by now (another
+   * request or instance may have loaded it since this was asked for): a list's detail, fetched for the
+   * consumer whose list needs it, or kept fresh as upkeep. Shares a refresh already running; resolves
+   * when done, whatever the outcome.
    */
-  async fetchInBackground(key: string, load: Loader, previous?: CacheEntry): Promise<void> {
+  async fetchIfDue(key: string, load: Loader, cause: Cause): Promise<void> {
     const running = this.#inflight.get(key);
-    await (running ? running.promise : this.#refresh(key, load, previous, BACKGROUND)).catch((err: unknown) =>
-      this.o.logger.debug({ key, err: (err as Error).message }, 'background refresh failed'),
-    );
+    if (running) return void (await running.promise.catch(() => undefined));
+    const held = (await this.o.store.get(key))?.entry;
+    if (held && this.o.clock.now() < held.freshUntil) return;
+    await this.#refresh(key, load, held, cause).catch((err: unknown) => this.#backgroundFailed(key, err));
+  }
+
+  #backgroundFailed(key: string, err: unknown): void {
+    this.o.logger.debug({ key, err: (err as Error).message }, 'background refresh failed');
   }
 
   /** Starts a background refresh of a held entry that is past its freshness. */
@@ -150,8 +156,11 @@ export class CacheEngine {
       return running.promise.then(
         (s) => ({ ...s, coalesced: true }),
         (err: unknown) => {
-          // The running refresh was refused for its causer's share, which says nothing of this caller's.
-          if (this.o.failures.refusal(err) === 'caller' && cause.priority === 'consumer' && !sameCharge(running.cause, cause)) {
+          // The running refresh was refused by our own guards for its cause (its consumer's share, the
+          // background's part of the budget), which says nothing of this consumer's: it asks for itself,
+          // charged to itself. A refusal that holds for everyone (a 429 block, an open circuit) is
+          // refused again at once, without a call.
+          if (this.o.failures.refusal(err) && cause.priority === 'consumer' && !sameCharge(running.cause, cause)) {
             return this.#refresh(key, load, previous, cause);
           }
           throw err;

@@ -45,3 +45,8 @@ export function keyPatterns(namespace: string, of: KeySelection): string[] {
   }
   return [`${PREFIX}{${namespace}:*:${of.item}}`];
 }
+
+/** A key pattern (a Redis glob with `*` only: the patterns built here never hold `?` or `[`) as a regular expression, for L1's keys. */
+export function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}

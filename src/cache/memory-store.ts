@@ -71,6 +71,11 @@ export class MemoryStore implements CacheStore {
     this.#lru.delete(key);
   }
 
+  /** The servable entries whose keys match one of `patterns`. */
+  matching(patterns: RegExp[]): CacheEntry[] {
+    return [...this.#lru.keys()].filter((key) => patterns.some((p) => p.test(key))).flatMap((key) => this.peek(key) ?? []);
+  }
+
   /** Drops every entry whose key matches one of `patterns`; returns how many went. */
   deleteMatching(patterns: RegExp[]): number {
     let n = 0;

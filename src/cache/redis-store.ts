@@ -1,5 +1,6 @@
 import type { Result } from 'ioredis';
 import type { RedisGuard } from '../redis/guard.js';
+import { scanKeys } from '../redis/client.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { cacheEntry, type CacheEntry, type CacheStore } from './entry.js';
@@ -77,6 +78,13 @@ export class RedisStore implements CacheStore {
   async read(key: string): Promise<CacheEntry | undefined> {
     const hash = await this.guard.run('get', (r) => r.hgetall(key));
     return hash && this.parse(key, hash);
+  }
+
+  /** The entries under every key matching one of `patterns` (Redis globs); empty when Redis cannot answer. */
+  async matching(patterns: string[]): Promise<CacheEntry[]> {
+    const keys = (await this.guard.run('scan', (r) => scanKeys(r, patterns))) ?? [];
+    const entries = await Promise.all(keys.map((key) => this.read(key)));
+    return entries.filter((e) => e !== undefined);
   }
 
   /** An entry from HGETALL's answer; undefined for none, or for one that does not parse. */

@@ -1,4 +1,5 @@
 import type { Clock } from '../domain/clock.js';
+import { globToRegExp } from './keys.js';
 import type { CacheEntry } from './entry.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore, WriteOutcome } from './redis-store.js';
@@ -34,6 +35,11 @@ export class TieredStore {
    */
   async shared(key: string): Promise<CacheEntry | undefined> {
     return this.l2?.read(key);
+  }
+
+  /** The entries under every key matching one of `patterns` (globs), in either tier: for an admin's purge. */
+  async matching(patterns: string[]): Promise<CacheEntry[]> {
+    return [...this.l1.matching(patterns.map(globToRegExp)), ...((await this.l2?.matching(patterns)) ?? [])];
   }
 
   /** Puts an entry another instance stored into L1 (it is in L2 already). */

@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from '../redis/client.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
-import { INVALIDATION_CHANNEL } from '../cache/keys.js';
+import { globToRegExp, INVALIDATION_CHANNEL } from '../cache/keys.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
@@ -60,11 +60,6 @@ export class InvalidationListener {
     clearTimeout(timer);
     this.#subscriber.disconnect();
   }
-}
-
-/** Redis-style glob with `*` only (the patterns we build never contain `?` or `[`). */
-export function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
 export async function publishPurge(redis: Redis, patterns: string[]): Promise<void> {

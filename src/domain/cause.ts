@@ -2,9 +2,14 @@
  * Why an upstream call is made. The token's budget is shared by everything that uses it, so every call
  * names who it is spent for: a consumer's request, charged to that consumer's share of the budget
  * (`chargeTo`: `key:<name>` for a keyed consumer, `addr:<address>` for an anonymous one), or the
- * service's own background refresh, charged to nobody and held to the governor's background share.
+ * service's own work, charged to nobody and held to the governor's shares: `background`, the refresh of
+ * an entry consumers asked for (refresh-ahead, stale-while-revalidate), and `upkeep`, keeping the lists'
+ * details fresh, which stops earlier so the refreshes of hot keys always keep their part.
  */
-export type Cause = ConsumerCause | { priority: 'background' };
+export type Cause = ConsumerCause | { priority: 'background' } | { priority: 'upkeep' };
+
+/** Who an upstream call is for, highest first: the governor's shares are by priority. */
+export type Priority = Cause['priority'];
 
 export interface ConsumerCause {
   priority: 'consumer';
@@ -17,6 +22,7 @@ export interface ConsumerCause {
 }
 
 export const BACKGROUND: Cause = { priority: 'background' };
+export const UPKEEP: Cause = { priority: 'upkeep' };
 
 export function chargedTo(chargeTo: string, deadline?: number): ConsumerCause {
   return deadline === undefined ? { priority: 'consumer', chargeTo } : { priority: 'consumer', chargeTo, deadline };

@@ -1,11 +1,12 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheEngine } from '../cache/engine.js';
+import type { CacheEngine, Loader } from '../cache/engine.js';
 import { strongEtag, type CacheEntry, type FoundEntry } from '../cache/entry.js';
+import { FairQueue } from '../cache/fair-queue.js';
 import type { TieredStore } from '../cache/tiered-store.js';
-import type { Cause } from '../domain/cause.js';
+import { chargedTo, UPKEEP, type ConsumerCause } from '../domain/cause.js';
 import type { Clock } from '../domain/clock.js';
-import { PUBLIC, type OrgScope } from '../domain/scope.js';
-import { packageKey } from './keys.js';
+import type { OrgScope } from '../domain/scope.js';
+import { detailKey, detailScope, listKey } from './keys.js';
 import type { Package } from './model.js';
 import { packageOf, packagesOf, type PackageService } from './service.js';
 
@@ -28,135 +29,145 @@ export function detailHeader(composed: ComposedList): Record<string, string> {
 /** The fields Katapult's list does not send (FACTS.md), filled from the get. */
 const DETAIL_FIELDS = ['monthlyBandwidthGb', 'dedicatedCpus', 'group'] as const;
 
-/** How long a detail that could not be fetched is left alone before the next background attempt. */
-const RETRY_AFTER_MS = 30_000;
+/** How long an expired detail whose upkeep was attempted is left alone before the next attempt. */
+const UPKEEP_RETRY_MS = 30_000;
+
+/** A package's detail as a list needs it: where it is kept, what loads it, and what is held of it. */
+interface Detail {
+  key: string;
+  load: Loader;
+  /** The upkeep lane: the detail's scope, so one scope's backlog takes one turn per round. */
+  lane: string;
+  held: FoundEntry | undefined;
+}
+
+/** A composition with the details it was made from, current while L1 is at `version`. */
+interface Composition {
+  version: number;
+  composed: ComposedList;
+  details: Detail[];
+}
+
+export interface ListDetailsOptions {
+  /** Detail fetches nobody waits for, in flight at once per instance. */
+  concurrency: number;
+  /** Detail fetches waiting at once per instance; past it a fetch is left to the next request that needs it. */
+  queueLength: number;
+}
 
 /**
  * Completes lists with the fields only a package's get carries. A package's detail is the same cache
- * entry `GET /packages/{id}` uses, in the package's scope (public packages' in the public scope, shared
- * by every list), so it is fetched once per freshness window fleet-wide however many lists hold it.
- *
- * Details missing or expired are fetched by the service itself: background priority (the governor's
- * background share, never during a 429 block), through the engine (one fetch per key fleet-wide,
- * revalidated with `If-None-Match`), a few at a time. A composition is kept until L1 changes (a detail
- * stored here, or dropped because it changed on another instance), so a changed detail reaches every
- * instance's list answer and its ETag.
+ * entry `GET /packages/{ref}` uses (`detailKey`: under its id, a public package's in the public scope,
+ * shared by every list), so it is fetched once per freshness window fleet-wide however many lists and
+ * refs name it. Every fetch has a cause:
+ * - a detail not held at all is fetched for the consumer whose list needs it, charged to its share like
+ *   any miss (the cost of its request), in the background, or at once for `?complete=true`; past its
+ *   share it is not fetched, and the next consumer with share left that asks for the list fetches it;
+ * - a detail held but expired is kept fresh by the service itself (`upkeep`: charged to nobody, within
+ *   the governor's upkeep share, never during a 429 block), round robin by scope.
+ * Fetches nobody waits for run a few at a time, in a bounded queue. A composition is kept until L1
+ * changes (a detail stored here, or dropped because it changed on another instance), so a changed
+ * detail reaches every instance's list answer and its ETag.
  */
 export class ListDetails {
-  readonly #composed = new WeakMap<FoundEntry, { version: number; composed: ComposedList }>();
-  /** Details whose background fetch was attempted lately (key → when). */
+  readonly #composed = new WeakMap<FoundEntry, Composition>();
+  /** Expired details whose upkeep was attempted lately (key → when). */
   readonly #attempted = new LRUCache<string, number>({ max: 100_000 });
-  #running = 0;
-  readonly #queue: Array<() => void> = [];
-  /** Background fetches started or queued and not finished. */
-  readonly #pending = new Set<Promise<void>>();
+  readonly #queue: FairQueue;
 
   constructor(
     private readonly engine: CacheEngine,
     private readonly store: TieredStore,
     private readonly packages: PackageService,
     private readonly clock: Clock,
-    /** Background detail fetches in flight at once, per instance. */
-    private readonly concurrency = 4,
-  ) {}
+    opts: ListDetailsOptions = { concurrency: 4, queueLength: 10_000 },
+  ) {
+    this.#queue = new FairQueue(opts.concurrency, opts.queueLength);
+  }
 
   /** The composition of `list`, if nothing in L1 changed since it was made (what the cache-hit path serves). */
   cached(list: FoundEntry): ComposedList | undefined {
-    const held = this.#composed.get(list);
-    return held && held.version === this.store.l1.version ? held.composed : undefined;
-  }
-
-  /** `list` of `scope` with every detail held (L1 or L2); the missing and expired ones are fetched in the background. */
-  async compose(list: FoundEntry, scope: OrgScope): Promise<ComposedList> {
-    const composed = this.cached(list) ?? (await this.#compose(list, scope));
-    if (composed.known < composed.total || this.clock.now() >= composed.detailsFreshUntil) this.#fetchInBackground(list, scope);
-    return composed;
+    return this.#current(list)?.composed;
   }
 
   /**
-   * `list` with the details that were missing fetched first, at the consumer's priority and charge
-   * (each like a consumer-driven miss), waiting at most `boundMs`; then what is known by then.
+   * `list` of `scope` with every detail held (L1 or L2). The details not held are fetched for `cause`:
+   * in the background, or, with `waitMs`, at once while the caller waits that long at most (then what is
+   * known by then). Expired ones are kept fresh as upkeep.
    */
-  async complete(list: FoundEntry, scope: OrgScope, cause: Cause, boundMs: number): Promise<ComposedList> {
-    const first = await this.compose(list, scope);
-    if (first.known === first.total) return first;
-    const missing = packagesOf(list).filter((p) => !this.#detailIn(this.store.l1.peek(this.#key(p, scope))));
-    const fetches = Promise.allSettled(missing.map((p) => this.packages.get({ by: 'id', value: p.id }, this.#scopeOf(p, scope), cause)));
+  async compose(list: FoundEntry, scope: OrgScope, cause: ConsumerCause, waitMs = 0): Promise<ComposedList> {
+    const composition = this.#current(list) ?? (await this.#compose(list, scope));
+    this.#keepFresh(composition);
+    const missing = composition.details.filter((d) => !d.held);
+    if (!missing.length) return composition.composed;
+    if (waitMs <= 0) {
+      // Nobody waits: the consumer's deadline is not these fetches'; each gets its own.
+      const forConsumer = chargedTo(cause.chargeTo);
+      for (const d of missing) this.#queue.add(`charge:${cause.chargeTo}`, d.key, () => this.engine.fetchIfDue(d.key, d.load, forConsumer));
+      return composition.composed;
+    }
+    const fetches = Promise.allSettled(missing.map((d) => this.engine.lookup(d.key, d.load, cause)));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([fetches, new Promise((resolve) => (timer = setTimeout(resolve, boundMs)))]);
+    await Promise.race([fetches, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
-    return this.#compose(list, scope);
+    return (await this.#compose(list, scope)).composed;
   }
 
-  async #compose(list: FoundEntry, scope: OrgScope): Promise<ComposedList> {
+  /** Resolves once every detail fetch queued or running by now has finished. */
+  settle(): Promise<void> {
+    return this.#queue.settle();
+  }
+
+  #current(list: FoundEntry): Composition | undefined {
+    const held = this.#composed.get(list);
+    return held && held.version === this.store.l1.version ? held : undefined;
+  }
+
+  async #compose(list: FoundEntry, scope: OrgScope): Promise<Composition> {
     const items = packagesOf(list);
+    // L1 first; else L2, which another instance may have filled (and which refills L1). Read at once.
+    const details = await Promise.all(
+      items.map(async (p): Promise<Detail> => {
+        const key = detailKey(p, scope);
+        const entry = this.store.l1.peek(key) ?? (await this.store.get(key))?.entry;
+        const owner = detailScope(p, scope);
+        return { key, load: this.packages.detailLoader(p.id, owner), lane: listKey(owner), held: found(entry) };
+      }),
+    );
     let known = 0;
     let detailsFreshUntil = Infinity;
-    const packages: Package[] = [];
-    for (const p of items) {
-      const key = this.#key(p, scope);
-      // L1 first; else L2, which another instance may have filled (and which refills L1).
-      const held = this.store.l1.peek(key) ?? (await this.store.get(key))?.entry;
-      const detail = this.#detailIn(held);
-      if (!detail) {
-        packages.push(p);
-        continue;
-      }
+    const packages = items.map((p, i) => {
+      const held = details[i]!.held;
+      if (!held) return p;
       known++;
-      detailsFreshUntil = Math.min(detailsFreshUntil, held!.freshUntil);
+      detailsFreshUntil = Math.min(detailsFreshUntil, held.freshUntil);
       // The list gives membership and its own fields; the detail fills what the list does not send.
+      const detail = packageOf(held);
       const filled = { ...p };
       for (const field of DETAIL_FIELDS) if (filled[field] === null) (filled as Record<string, unknown>)[field] = detail[field];
-      packages.push(filled);
-    }
+      return filled;
+    });
     const body = JSON.stringify({ packages });
     const composed: ComposedList = { entry: { ...list, body, etag: strongEtag(body) }, known, total: items.length, detailsFreshUntil };
-    this.#composed.set(list, { version: this.store.l1.version, composed });
-    return composed;
+    const composition = { version: this.store.l1.version, composed, details };
+    this.#composed.set(list, composition);
+    return composition;
   }
 
-  /** Fetches the list's missing or expired details as the service's own work, a few at a time. */
-  #fetchInBackground(list: FoundEntry, scope: OrgScope): void {
+  /** Queues the upkeep of the held details past their freshness, as the service's own work. */
+  #keepFresh({ composed, details }: Composition): void {
     const now = this.clock.now();
-    for (const p of packagesOf(list)) {
-      const key = this.#key(p, scope);
-      const held = this.store.l1.peek(key);
-      if (held && now < held.freshUntil) continue;
-      const tried = this.#attempted.get(key);
-      if (tried !== undefined && now - tried < RETRY_AFTER_MS) continue;
-      this.#attempted.set(key, now);
-      const load = this.packages.detailLoader({ by: 'id', value: p.id }, this.#scopeOf(p, scope));
-      const task = this.#bounded(() => this.engine.fetchInBackground(key, load, held)).finally(() => this.#pending.delete(task));
-      this.#pending.add(task);
+    if (now < composed.detailsFreshUntil) return;
+    for (const d of details) {
+      if (!d.held || now < d.held.freshUntil || this.#queue.has(d.key)) continue;
+      const tried = this.#attempted.get(d.key);
+      if (tried !== undefined && now - tried < UPKEEP_RETRY_MS) continue;
+      this.#attempted.set(d.key, now);
+      this.#queue.add(d.lane, d.key, () => this.engine.fetchIfDue(d.key, d.load, UPKEEP));
     }
   }
+}
 
-  /** Resolves once every background fetch started or queued by now has finished. */
-  async settle(): Promise<void> {
-    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
-  }
-
-  async #bounded(task: () => Promise<void>): Promise<void> {
-    if (this.#running >= this.concurrency) await new Promise<void>((resolve) => this.#queue.push(resolve));
-    this.#running++;
-    try {
-      await task();
-    } finally {
-      this.#running--;
-      this.#queue.shift()?.();
-    }
-  }
-
-  /** A public package's detail is the public scope's, shared by every list; a private one is its organization's. */
-  #scopeOf(p: Package, scope: OrgScope): OrgScope {
-    return p.privacy === 'public' ? PUBLIC : scope;
-  }
-
-  #key(p: Package, scope: OrgScope): string {
-    return packageKey({ by: 'id', value: p.id }, this.#scopeOf(p, scope));
-  }
-
-  #detailIn(entry: CacheEntry | undefined): Package | undefined {
-    return entry?.kind === 'found' ? packageOf(entry) : undefined;
-  }
+function found(entry: CacheEntry | undefined): FoundEntry | undefined {
+  return entry?.kind === 'found' ? entry : undefined;
 }

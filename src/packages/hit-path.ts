@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listKey, packageKey } from './keys.js';
+import { detailKey, listKey } from './keys.js';
 import type { CacheEntry } from '../cache/entry.js';
 import type { MemoryStore } from '../cache/memory-store.js';
 import type { Clock } from '../domain/clock.js';
@@ -11,6 +11,7 @@ import type { RequestLog } from '../observability/request-log.js';
 import { parseRef, PUBLIC } from '../domain/scope.js';
 import { detailHeader, type ListDetails } from './details.js';
 import { PACKAGE_ROUTE, PACKAGES_ROUTE } from './routes.js';
+import { memberOf } from './service.js';
 
 const PUBLIC_LIST = listKey(PUBLIC);
 const REF_PREFIX = `${PACKAGES_ROUTE}/`;
@@ -44,7 +45,7 @@ export function createHitPath(
     const h = req.headers;
     if (h.authorization !== undefined || h['x-api-key'] !== undefined) return false;
     const url = req.url!;
-    const key = url === PACKAGES_ROUTE ? PUBLIC_LIST : url.startsWith(REF_PREFIX) ? refKey(url.slice(REF_PREFIX.length)) : null;
+    const key = url === PACKAGES_ROUTE ? PUBLIC_LIST : url.startsWith(REF_PREFIX) ? refKey(url.slice(REF_PREFIX.length), l1) : null;
     if (!key) return false;
     const entry = l1.peek(key);
     const now = clock.now();
@@ -83,8 +84,14 @@ export function createHitPath(
   };
 }
 
-/** The key of a plain ref path segment (no query, no percent-encoding: the router takes those). */
-function refKey(segment: string): string | null {
+/**
+ * The detail key of a plain ref path segment (no query, no percent-encoding: the router takes those), as
+ * the router finds it: through the public list held in L1. Null when the list is not held or does not
+ * name the ref (the router answers those).
+ */
+function refKey(segment: string, l1: MemoryStore): string | null {
   const ref = parseRef(segment);
-  return ref ? packageKey(ref, PUBLIC) : null;
+  const list = ref && l1.peek(PUBLIC_LIST);
+  const listed = list?.kind === 'found' ? memberOf(list, ref!) : undefined;
+  return listed ? detailKey(listed, PUBLIC) : null;
 }

@@ -1,10 +1,12 @@
+import type { TieredStore } from '../cache/tiered-store.js';
+import type { PackageLookup } from '../domain/scope.js';
 import type { Resource, ResourceParts } from '../resource/resource.js';
 import { mountPackageCompat } from './compat.js';
 import { createHitPath } from './hit-path.js';
-import { purgePatterns } from './keys.js';
+import { LIST_PATTERNS, purgePatterns } from './keys.js';
 import { documentPackages } from './openapi.js';
 import { packageRoutes } from './routes.js';
-import { PackageService } from './service.js';
+import { memberOf, PackageService } from './service.js';
 import { ListDetails } from './details.js';
 import { requestCause } from '../http/cause.js';
 
@@ -18,8 +20,15 @@ export function packagesResource(parts: ResourceParts): Resource {
     routes: packageRoutes({ ...parts, ...config, packages, details, causeOf, l1: parts.store.l1 }),
     compat: mountPackageCompat({ packages, causeOf }),
     document: documentPackages,
-    purgePatterns,
+    purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.store)) : purgePatterns(target)),
     settle: async () => details?.settle(),
     fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
   };
+}
+
+/** The ids a purge of `lookup` names: the id itself, or the ids that the lists held in either tier give a permalink. */
+async function packageIds(lookup: PackageLookup, store: TieredStore): Promise<string[]> {
+  if (lookup.by === 'id') return [lookup.value];
+  const lists = await store.matching(LIST_PATTERNS);
+  return [...new Set(lists.flatMap((list) => (list.kind === 'found' ? (memberOf(list, lookup)?.id ?? []) : [])))];
 }

@@ -76,7 +76,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
     const cause = deps.causeOf(c);
     return answer(c, scope, () => deps.packages.list(scope, cause), 'no organization matches this id or sub-domain', async (list) => {
       const { details } = deps;
-      const composed = !details ? null : complete ? await details.complete(list, scope, cause, COMPLETE_WAIT_MS) : await details.compose(list, scope);
+      const composed = details ? await details.compose(list, scope, cause, complete ? COMPLETE_WAIT_MS : 0) : null;
       const full = composed?.entry ?? list;
       const entry = Object.keys(shape).length ? shaper.shape(full, shape) : full;
       return { entry, headers: composed ? detailHeader(composed) : {} };

@@ -1,6 +1,6 @@
 import type { CacheEngine, Loaded, Loader } from '../cache/engine.js';
 import { decodedOnce, type FoundEntry, type Served } from '../cache/entry.js';
-import { listKey, packageKey } from './keys.js';
+import { detailKey, detailScope, listKey } from './keys.js';
 import type { Cause } from '../domain/cause.js';
 import type { OrgScope, PackageLookup } from '../domain/scope.js';
 import { isNotFound } from '../upstream/errors.js';
@@ -12,22 +12,27 @@ import { getPackage, packageList } from './wire.js';
 export const packagesOf = decodedOnce((body) => (JSON.parse(body) as { packages: Package[] }).packages);
 export const packageOf = decodedOnce((body) => (JSON.parse(body) as { package: Package }).package);
 
-/** A list's ids and permalinks (`id=…`, `permalink=…`), made once per list entry. */
-const membersOf = (() => {
-  const memo = new WeakMap<FoundEntry, Set<string>>();
-  return (list: FoundEntry): Set<string> => {
-    let members = memo.get(list);
-    if (!members) {
-      members = new Set(packagesOf(list).flatMap((p) => (p.permalink === null ? [`id=${p.id}`] : [`id=${p.id}`, `permalink=${p.permalink}`])));
-      memo.set(list, members);
-    }
-    return members;
-  };
-})();
+/** A list's packages by ref (`id=…`, `permalink=…`), made once per list entry. */
+const membersOf = decodedOnce((body) => {
+  const members = new Map<string, Package>();
+  for (const p of (JSON.parse(body) as { packages: Package[] }).packages) {
+    members.set(`id=${p.id}`, p);
+    if (p.permalink !== null) members.set(`permalink=${p.permalink}`, p);
+  }
+  return members;
+});
 
 /**
- * Packages on the cache engine: what to load for a key (the list walk, the get) and what the list says
- * about a get before anything is loaded. Every timing, coalescing and fleet rule is the engine's.
+ * The package `lookup` names in `list`, by id or permalink; undefined when the list does not name it.
+ * The one way a ref becomes a package: the router, the compatible surface and the hit path all use it.
+ */
+export function memberOf(list: FoundEntry, lookup: PackageLookup): Package | undefined {
+  return membersOf(list).get(`${lookup.by}=${lookup.value}`);
+}
+
+/**
+ * Packages on the cache engine: what to load for a key (the list walk, the get) and how a ref is found
+ * through the scope's list. Every timing, coalescing and fleet rule is the engine's.
  */
 export class PackageService {
   constructor(
@@ -43,47 +48,42 @@ export class PackageService {
   }
 
   /**
-   * One package. The scope's list says which packages exist there (Katapult's list names every package
-   * of a scope), so a ref it does not hold is answered 404 without asking upstream, and only a listed
-   * ref costs a get. Outside an organization scope only public packages are found.
+   * One package, by id or permalink. The scope's list says which packages exist there (Katapult's list
+   * names every package of a scope) and maps a permalink to its id, so a package has one entry however
+   * it is asked for: its detail under its id, the entry the lists' details fill (`details.ts`). A ref the
+   * list does not name is answered 404 without asking upstream; only a listed package costs a get.
+   * Outside an organization scope only public packages are found.
    */
-  get(lookup: PackageLookup, scope: OrgScope, cause: Cause): Promise<Served> {
-    return this.engine.resolve(packageKey(lookup, scope), this.detailLoader(lookup, scope), cause, () => this.#unlisted(lookup, scope, cause));
+  async get(lookup: PackageLookup, scope: OrgScope, cause: Cause): Promise<Served> {
+    const listed = await this.#listed(lookup, scope, cause);
+    if (!('id' in listed)) return this.engine.report(listed);
+    return this.engine.resolve(detailKey(listed, scope), this.detailLoader(listed.id, detailScope(listed, scope)), cause);
   }
 
-  /** What loads one package's detail (the get): also what fills the lists' details (`details.ts`). */
-  detailLoader(lookup: PackageLookup, scope: OrgScope): Loader {
-    return (previous, cause) => this.#loadPackage(lookup, scope, previous, cause);
-  }
-
-  /** Resolves once every refresh running now has finished (background ones included). */
-  settle(): Promise<void> {
-    return this.engine.settle();
+  /** What loads one package's detail (the get by id) in its detail scope: also what fills the lists' details. */
+  detailLoader(id: string, scope: OrgScope): Loader {
+    return (previous, cause) => this.#loadPackage(id, scope, previous, cause);
   }
 
   #listLoader(scope: OrgScope): Loader {
     return (previous, cause) => this.#loadList(scope, previous, cause);
   }
 
-  /** The scope's list, held or fetched (one coalesced call for the scope), with `cause` paying for a fetch. */
-  #listOf(scope: OrgScope, cause: Cause): Promise<Served> {
-    return this.engine.lookup(listKey(scope), this.#listLoader(scope), cause);
-  }
-
   /**
-   * Null when the scope's list names `lookup` (a get may go upstream); otherwise the answer: the list's
-   * own `organization_not_found`, or a `package_not_found` decided by the list, with no upstream call.
-   * A list held stale (until `staleUntil`) still answers; when it does not name the ref, it is refreshed
+   * The package the scope's list names for `lookup`; otherwise the answer: the list's own
+   * `organization_not_found`, or a `package_not_found` decided by the list, with no upstream call. A
+   * list held stale (until `staleUntil`) still answers; when it does not name the ref, it is refreshed
    * in the background (once, however many unknown refs arrive), so a package created upstream since
    * becomes visible. Only a scope whose list is not held at all costs a list fetch, charged to `cause`.
    */
-  async #unlisted(lookup: PackageLookup, scope: OrgScope, cause: Cause): Promise<Served | null> {
+  async #listed(lookup: PackageLookup, scope: OrgScope, cause: Cause): Promise<Package | Served> {
     const key = listKey(scope);
     const held = await this.engine.held(key);
-    const list = held ?? (await this.#listOf(scope, cause));
+    const list = held ?? (await this.engine.lookup(key, this.#listLoader(scope), cause));
     const served: Served = { entry: list.entry, status: 'HIT', tier: list.tier, refreshError: null, coalesced: false };
     if (list.entry.kind === 'not_found') return served;
-    if (membersOf(list.entry).has(`${lookup.by}=${lookup.value}`)) return null;
+    const member = memberOf(list.entry, lookup);
+    if (member) return member;
     if (held) this.engine.refreshIfExpired(key, this.#listLoader(scope), held.entry);
     const { storedAt, freshUntil } = list.entry;
     return { ...served, entry: { kind: 'not_found', code: 'package_not_found', etag: '', storedAt, freshUntil, staleUntil: freshUntil } };
@@ -107,23 +107,19 @@ export class PackageService {
     return { kind: 'found', body: JSON.stringify({ packages: pages.flat() }), upstreamEtags: res.pages.map((p) => p.etag), pages: pages.map((p) => p.length) };
   }
 
-  async #loadPackage(lookup: PackageLookup, scope: OrgScope, previous: FoundEntry | undefined, cause: Cause): Promise<Loaded> {
+  /** A listed package's get. Its scope was decided by the list; Katapult's get takes no organization. */
+  async #loadPackage(id: string, scope: OrgScope, previous: FoundEntry | undefined, cause: Cause): Promise<Loaded> {
     let res;
     try {
-      res = await getPackage(this.client, lookup, previous?.upstreamEtags[0], cause);
+      res = await getPackage(this.client, { by: 'id', value: id }, previous?.upstreamEtags[0], cause);
     } catch (err) {
       if (isNotFound(err)) return { kind: 'not_found', code: err.kind };
       throw err;
     }
     if (res.notModified) return { kind: 'not_modified', freshMs: this.detailFreshMs };
     const pkg = toPackage(res.value);
-    if (pkg.privacy !== 'public') {
-      // Katapult's get takes no organization: the scope check is ours, so private packages stay private.
-      if (scope.kind === 'public') return { kind: 'not_found', code: 'package_not_found' };
-      const list = await this.#listOf(scope, cause);
-      if (list.entry.kind === 'not_found') return { kind: 'not_found', code: list.entry.code };
-      if (!membersOf(list.entry).has(`id=${pkg.id}`)) return { kind: 'not_found', code: 'package_not_found' };
-    }
+    // A package listed as public that has become private since stays out of the public scope.
+    if (pkg.privacy !== 'public' && scope.kind === 'public') return { kind: 'not_found', code: 'package_not_found' };
     return { kind: 'found', body: JSON.stringify({ package: pkg }), upstreamEtags: [res.etag], freshMs: this.detailFreshMs };
   }
 }

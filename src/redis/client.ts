@@ -69,3 +69,23 @@ export function createRedis(topology: RedisTopology, timeoutMs: number, logger: 
 export function isCluster(redis: Redis): boolean {
   return (redis as unknown as { isCluster?: boolean }).isCluster === true;
 }
+
+/**
+ * Every key matching one of `patterns` (Redis globs). SCAN walks one node's keyspace: in a Cluster,
+ * every master's.
+ */
+export async function scanKeys(redis: Redis, patterns: string[]): Promise<string[]> {
+  const nodes = isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
+  const keys = new Set<string>();
+  for (const node of nodes) {
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        for (const key of found) keys.add(key);
+      } while (cursor !== '0');
+    }
+  }
+  return [...keys];
+}

@@ -42,8 +42,11 @@ export interface Resource {
   compat?: (routes: Hono<AppEnv>, kit: CompatKit) => void;
   /** Adds its paths to `/openapi.json`. */
   document(registry: OpenAPIRegistry): void;
-  /** The key patterns of its key space that a purge covers (none when the target is not its own). */
-  purgePatterns(target: PurgeTarget): string[];
+  /**
+   * The key patterns of its key space that a purge covers (none when the target is not its own); it may
+   * read what the tiers hold to find them (a package named by permalink is kept under its id).
+   */
+  purgePatterns(target: PurgeTarget): Promise<string[]>;
   /** Resolves once its own background work (beyond the engine's refreshes) has finished. */
   settle?: () => Promise<void>;
   /** Answers what it can from L1 before any router; false leaves the request to the routers. */

@@ -2,12 +2,11 @@ import type { Result } from 'ioredis';
 import type { RedisGuard } from '../redis/guard.js';
 import { BUDGET_KEY } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
+import type { Priority } from '../domain/cause.js';
 import type { Logger } from '../observability/logger.js';
 import { REFUSED_BY_GOVERNOR, UpstreamError } from './errors.js';
 import type { RateLimit } from './rate-limit.js';
 
-/** Who is asking: a consumer waiting for the answer, or a refresh nobody waits for. */
-export type Priority = 'consumer' | 'background';
 
 /**
  * Counts this minute's upstream calls and lets one through only while the budget allows it.
@@ -42,6 +41,8 @@ export interface GovernorState {
   remaining: number | null;
   /** Background refreshes stop once `used` reaches this. */
   backgroundLimit: number;
+  /** The lists' detail upkeep stops once `used` reaches this. */
+  upkeepLimit: number;
   /** Epoch ms until which nobody calls upstream (after a 429); null when not blocked. */
   blockedUntil: number | null;
   shared: boolean;
@@ -133,13 +134,16 @@ export class BudgetGovernor {
       used: this.redis ? this.#sharedUsed : this.#localUsed,
       remaining: this.#remaining,
       backgroundLimit: this.#limit('background'),
+      upkeepLimit: this.#limit('upkeep'),
       blockedUntil: now < this.#blockedUntil ? this.#blockedUntil : null,
       shared: this.redis?.state === 'up',
     };
   }
 
+  /** Consumers may use the whole budget; background refreshes stop at the reserve; upkeep at half of that. */
   #limit(priority: Priority): number {
-    return priority === 'consumer' ? this.#permitted : Math.floor((this.#permitted * (100 - this.reservePercent)) / 100);
+    const background = Math.floor((this.#permitted * (100 - this.reservePercent)) / 100);
+    return priority === 'consumer' ? this.#permitted : priority === 'background' ? background : Math.floor(background / 2);
   }
 
   #roll(now: number): void {
