@@ -208,6 +208,25 @@ describe('a fleet of three instances', () => {
       expect((await fetch(`${stack.urls[2]}/packages`)).headers.get('x-cache')).toBe('HIT'); // other scopes untouched
     });
 
+    it('purges a package by either ref: its one entry, found through the lists held in Redis, on every instance', async () => {
+      await start({ ADMIN_TOKEN: TOKEN });
+      for (const u of stack.urls) expect((await fetch(`${u}/packages/vmpkg_Eh5LYVKScVHpj7sM`)).status).toBe(200);
+      expect(stack.sim.count('get')).toBe(1);
+      // Instance 2 holds no list in L1 any more: the purge finds the permalink's id in the lists Redis holds.
+      await stack.runtimes[2]!.deps.store.l1.delete(listKey({ kind: 'public' }));
+      const res = await post(stack.urls[2]!, { package: 'rock-3' });
+      expect(await res.json()).toMatchObject({ purged: { sharedEntries: 2 } }); // the public list and the package's entry
+      const idKey = 'kbff:v1:{pkg:public:id=vmpkg_Eh5LYVKScVHpj7sM}';
+      expect(await admin.exists(idKey)).toBe(0);
+      for (const rt of stack.runtimes) {
+        for (let i = 0; i < 200 && rt.deps.store.l1.peek(idKey); i++) await new Promise((r) => setTimeout(r, 5));
+        expect(rt.deps.store.l1.peek(idKey)).toBeUndefined();
+      }
+      const again = await fetch(`${stack.urls[1]}/packages/rock-3`);
+      expect([again.status, again.headers.get('x-cache')]).toEqual([200, 'MISS']);
+      expect(stack.sim.count('get')).toBe(2);
+    });
+
     it('does not exist without ADMIN_TOKEN', async () => {
       await start();
       expect((await post(stack.urls[0]!, { all: true })).status).toBe(404);

@@ -4,6 +4,7 @@ import { ACME_KEY, asOps } from './support/keys.js';
 import { captureLogs } from './support/logs.js';
 import { cleanRedisUrl } from './support/redis.js';
 import { redisReady, startStack, type Stack } from './support/stack.js';
+import { manyOrganizations, ORGANIZATIONS, seedPackages } from '../src/simulator/seed.js';
 
 /**
  * Nobody can spend the token's budget: every upstream call is caused by a consumer within its share, or
@@ -146,5 +147,81 @@ describe('the token budget under abuse', () => {
     // The cold fetch, then one refresh each time the entry reaches its last second of freshness: at 9 s, 18 s, 27 s.
     expect(stack.sim.count('list')).toBe(4);
     expect(seen).not.toContain('STALE');
+  });
+
+  it("one consumer listing 100 organizations causes at most its share, details included; another consumer's cold lists still complete", async () => {
+    // 100 organizations of 10 private packages each: completing their lists would cost 1,000 gets.
+    const many = manyOrganizations(100, 10);
+    const clock = new FakeClock(Date.UTC(2026, 10, 23, 10, 40, 5));
+    stack = await startStack({
+      instances: 2,
+      clock,
+      redisUrl: await cleanRedisUrl(),
+      sim: { budgetPerMinute: 1000, organizations: [...ORGANIZATIONS, ...many.organizations], packages: [...seedPackages(), ...many.packages] },
+      env: { CACHE_LIST_DETAILS: 'true' },
+    });
+    await redisReady(stack);
+    const greedy = await flood(many.organizations.map((o) => `/packages?organization=${o.sub_domain}`), { headers: asOps });
+    // Its lists' details draw on its share too, so some of its later lists find the share spent.
+    expect(new Set(greedy.map((a) => `${a.status} ${a.body.error?.code ?? ''}`.trim()))).toEqual(new Set(['200', '429 upstream_share_exhausted']));
+    await Promise.all(stack.runtimes.map((r) => r.settle()));
+    // Its share is a tenth of the token's 1000: 100 calls, whatever its lists would need besides.
+    const forGreedy = stack.sim.count();
+    expect(forGreedy).toBeLessThanOrEqual(100);
+    const again = await fetch(`${stack.urls[1]}/packages?organization=org-0`, { headers: asOps });
+    // Served with what is known (its organization's 20 public packages and its 10 private ones), nothing more fetched.
+    const [known, total] = again.headers.get('x-packages-detail')!.split('/').map(Number);
+    expect([again.status, total, known! < total!]).toEqual([200, 30, true]);
+    await Promise.all(stack.runtimes.map((r) => r.settle()));
+    expect(stack.sim.count()).toBe(forGreedy);
+
+    // Another consumer, in the same minute, with its own share: its list is complete when it asks for it.
+    const started = performance.now();
+    const complete = await fetch(`${stack.urls[0]}/packages?organization=acme&complete=true`, { headers: { 'x-api-key': ACME_KEY } });
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(complete.headers.get('x-packages-detail')).toBe('22/22');
+    const plain = await fetch(`${stack.urls[1]}/packages?organization=acme`, { headers: { 'x-api-key': ACME_KEY } });
+    expect(plain.headers.get('x-packages-detail')).toBe('22/22');
+  });
+
+  it('a package is one entry whichever ref asks for it: a permalink after its list costs nothing, and every ref is served through a 429 minute', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 23, 10, 50, 5));
+    stack = await startStack({ instances: 2, clock, redisUrl: await cleanRedisUrl(), env: { CACHE_LIST_DETAILS: 'true', CACHE_FRESH_SECONDS: '60', CACHE_SWR_SECONDS: '0' } });
+    await redisReady(stack);
+    const acme = { headers: { 'x-api-key': ACME_KEY } };
+    for (let i = 0; i < 5; i++) {
+      await (await fetch(`${stack.urls[0]}/packages?organization=acme`, acme)).arrayBuffer();
+      await Promise.all(stack.runtimes.map((r) => r.settle()));
+    }
+    expect(stack.sim.count()).toBe(23); // acme's list and its 22 details: 20 public, 2 private
+    const refs = [
+      ['/packages/rock-1', {}],
+      ['/packages/vmpkg_dhG25G5SX3HrA5j5', {}],
+      ['/packages/acme-dedi-64?organization=acme', acme],
+      ['/packages/vmpkg_AcmeGpu64xQ1w2E?organization=acme', acme],
+      ['/core/v1/virtual_machine_packages/virtual_machine_package?virtual_machine_package[permalink]=rock-3', {}],
+      ['/core/v1/virtual_machine_packages/_?virtual_machine_package[permalink]=acme-tiny-2', { headers: { authorization: `Bearer ${ACME_KEY}` } }],
+    ] as const;
+    // The public list, on the other instance, is the one call left to make: every get is held by id.
+    for (const url of stack.urls) {
+      for (const [path, init] of refs) {
+        const res = await fetch(`${url}${path}`, init);
+        expect([path, res.status]).toEqual([path, 200]);
+      }
+    }
+    expect(stack.sim.log.slice(23).map((r) => `${r.route} ${r.query}`)).toEqual(['list ?page=1&per_page=200']);
+    expect((await fetch(`${stack.urls[1]}/packages/rock-1`)).headers.get('x-cache')).toBe('HIT');
+
+    // Everything expired, and Katapult answers 429 for the rest of the minute: held packages are served stale by every ref.
+    clock.advance(3_700_000);
+    stack.sim.setFault({ kind: 'status', status: 429 });
+    for (const url of stack.urls) {
+      for (const [path, init] of refs) {
+        const res = await fetch(`${url}${path}`, init);
+        expect([path, res.status]).toEqual([path, 200]);
+        if (path.startsWith('/packages')) expect(res.headers.get('x-cache')).toBe('STALE');
+      }
+    }
+    expect(stack.sim.log.filter((r) => r.status === 429)).toHaveLength(1); // the first refresh; the fleet then waits for the next minute
   });
 });

@@ -107,3 +107,18 @@ export function generatedPackages(n: number): SimPackage[] {
     return pkg(id, `PEBBLE-${i + 1}`, 1 + (i % 8), 1 + (i % 32), 10 * (1 + (i % 50)));
   });
 }
+
+/**
+ * `count` more organizations (`org-0` …), each with `each` private packages of its own: the catalogue of
+ * a consumer that lists many organizations at once (the amplification pattern of the budget tests).
+ */
+export function manyOrganizations(count: number, each: number): { organizations: SimOrganization[]; packages: SimPackage[] } {
+  const organizations = Array.from({ length: count }, (_, i) => ({ id: `org_Many${String(i).padStart(8, '0')}`, sub_domain: `org-${i}`, name: `Org ${i}` }));
+  const packages = organizations.flatMap((org, i) =>
+    Array.from({ length: each }, (_, j) => {
+      const n = i * each + j;
+      return pkg(`vmpkg_Many${String(n).padStart(10, '0')}`, `ORG${i}-PKG-${j}`, 1 + (j % 8), 1 + (j % 32), 10 * (1 + j), { privacy: 'private', organizationId: org.id });
+    }),
+  );
+  return { organizations, packages };
+}

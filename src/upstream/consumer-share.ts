@@ -35,8 +35,8 @@ const MINUTE_MS = 60_000;
  */
 export class ConsumerShare {
   readonly #local = new LRUCache<string, { minute: number; used: number }>({ max: 100_000 });
-  /** The minute in which each consumer was last refused: spent for the rest of it. */
-  readonly #spent = new LRUCache<string, number>({ max: 100_000 });
+  /** The minute (and limit) in which each consumer was last refused: spent for the rest of it. */
+  readonly #spent = new LRUCache<string, string>({ max: 100_000 });
   /** The minute each consumer's refusal was last logged: one line per consumer per minute at most. */
   readonly #logged = new LRUCache<string, number>({ max: 10_000 });
 
@@ -59,7 +59,7 @@ export class ConsumerShare {
     const limit = this.limit();
     // A share only fills up within its minute: once spent, the rest of the minute is refused here, with
     // no Redis round trip (a list past its share would otherwise ask once per missing detail).
-    let used = this.#spent.get(chargeTo) === minute ? -1 : undefined;
+    let used = this.#spent.get(chargeTo) === `${minute}/${limit}` ? -1 : undefined;
     // Undefined when Redis is away: count in this instance alone until it is back.
     used ??= await this.redis?.run('share', (r) => r.kbffShare(shareKey(chargeTo, minute), limit, 2 * MINUTE_MS));
     if (used === undefined) {
@@ -69,7 +69,7 @@ export class ConsumerShare {
       this.#local.set(chargeTo, counter);
     }
     if (used >= 0) return;
-    this.#spent.set(chargeTo, minute);
+    this.#spent.set(chargeTo, `${minute}/${limit}`);
     const label = chargeLabel(chargeTo);
     this.onRefused(label);
     if (this.#logged.get(chargeTo) !== minute) {
