@@ -97,6 +97,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     () => config.consumerUpstreamPerMinute ?? Math.max(1, Math.floor(governor.permitted / 10)),
     (consumer) => metrics.shareRefusals.inc({ consumer }),
   );
+  const gate = new UpstreamGate(governor, breaker, clock, share, { concurrency: config.upstreamConcurrency, queueLength: config.upstreamQueueLength }, (reason) =>
+    metrics.refusals.inc({ reason }),
+  );
+  metrics.watchUpstreamQueue(() => gate.queued);
   const client = new KatapultClient({
     baseUrl: config.katapultApiUrl,
     token: config.katapultToken,
@@ -108,9 +112,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     // After the first page (which gives the count), every other page at once, as far as the gate allows:
     // a long list costs two round trips, not one per page.
     pageConcurrency: config.upstreamConcurrency,
-    gate: new UpstreamGate(governor, breaker, clock, share, { concurrency: config.upstreamConcurrency, queueLength: config.upstreamQueueLength }, (reason) =>
-      metrics.refusals.inc({ reason }),
-    ),
+    gate,
   });
   // The refresh lock is a lease its holder renews while it works: a dead holder is taken over after one
   // lease. A waiter without a stale copy waits as long as a live holder may take (its whole walk is

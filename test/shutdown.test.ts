@@ -1,27 +1,6 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
-import { freePort } from './support/ports.js';
-
-/** The real process, as `npm start` runs it, in front of `sim`; resolves once it has said it listens. */
-async function startMain(sim: KatapultSimulator, upstream: string, env: Record<string, string>) {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, KATAPULT_API_URL: upstream, KATAPULT_API_TOKEN: sim.token, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  const listening = new Promise<void>((resolve) =>
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      lines.push(l);
-      if (l.includes('"listening"')) resolve();
-    }),
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await listening;
-  return { child, lines, exited, base: `http://127.0.0.1:${port}` };
-}
+import { startMain } from './support/main-process.js';
 
 /** The real process stopped with SIGTERM: in the middle of a request, and with log lines still buffered. */
 describe('graceful shutdown', () => {
@@ -33,7 +12,7 @@ describe('graceful shutdown', () => {
   afterAll(() => sim.close());
 
   it('finishes the request in flight, refuses new ones, and exits 0', { timeout: 30_000 }, async () => {
-    const { child, lines, exited, base } = await startMain(sim, upstream, { SHUTDOWN_TIMEOUT_MS: '5000' });
+    const { child, lines, exited, base } = await startMain(upstream, sim.token, { SHUTDOWN_TIMEOUT_MS: '5000' });
 
     sim.setFault({ kind: 'latency', ms: 800 });
     const inFlight = fetch(`${base}/packages`);
@@ -50,7 +29,7 @@ describe('graceful shutdown', () => {
 
   it('loses no request line: what is still buffered is written before the process exits', { timeout: 30_000 }, async () => {
     // No timer flush during the test: only the buffer filling up and the shutdown can write lines.
-    const { child, lines, exited, base } = await startMain(sim, upstream, { LOG_FLUSH_MS: '60000' });
+    const { child, lines, exited, base } = await startMain(upstream, sim.token, { LOG_FLUSH_MS: '60000' });
     const ids = Array.from({ length: 600 }, (_, i) => `line-${i}`);
     for (let i = 0; i < ids.length; i += 30) {
       await Promise.all(ids.slice(i, i + 30).map(async (id) => (await fetch(`${base}/packages`, { headers: { 'x-request-id': id } })).arrayBuffer()));

@@ -130,4 +130,16 @@ describe('tolerant parsing', () => {
     const err = await getPackage(clientWith('<html>bad gateway</html>', 502), { by: 'id', value: 'vmpkg_A' }, null, CAUSE).catch((e: UpstreamError) => e);
     expect((err as UpstreamError).kind).toBe('unavailable');
   });
+
+  it('bounds what Katapult can send: a longer string is unusable (null), a page of more than 200 items or a body past the limit is malformed', async () => {
+    const long = await getPackage(clientWith(JSON.stringify({ virtual_machine_package: { id: 'vmpkg_A', name: 'N'.repeat(256), permalink: 'ok' } })), { by: 'id', value: 'vmpkg_A' }, null, CAUSE);
+    if (long.notModified) throw new Error('unexpected');
+    expect([long.value.name, long.value.permalink]).toEqual([null, 'ok']);
+    const items = Array.from({ length: 201 }, (_, i) => ({ id: `vmpkg_${i}` }));
+    const page = JSON.stringify({ pagination: { current_page: 1, total_pages: 1, total: 201, per_page: 200 }, virtual_machine_packages: items });
+    expect(await clientWith(page).listAll(packageList(PUBLIC), undefined, CAUSE).catch((e: UpstreamError) => e.kind)).toBe('bad_response');
+    const small = new KatapultClient({ baseUrl: 'http://upstream.test', token: new Secret('t'), timeoutMs: 100, maxBodyBytes: 64 * 1024, fetch: respond(page.padEnd(70_000)) });
+    const err = await small.listAll(packageList(PUBLIC), undefined, CAUSE).catch((e: UpstreamError) => e);
+    expect([err instanceof UpstreamError && err.kind, (err as Error).message]).toEqual(['bad_response', 'body larger than 65536 bytes']);
+  });
 });

@@ -29,7 +29,7 @@ const schema = z.object({
   KATAPULT_API_TOKEN: z.string().min(1).optional(),
   KATAPULT_API_TOKEN_FILE: z.string().min(1).optional(),
   KATAPULT_TIMEOUT_MS: int(1, 120_000).default(10_000),
-  KATAPULT_MAX_BODY_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  KATAPULT_MAX_BODY_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(2 * 1024 * 1024),
   REDIS_URL: redisUrl.optional(),
   REDIS_SENTINELS: z.string().optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),

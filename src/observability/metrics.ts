@@ -123,6 +123,18 @@ export class Metrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'kbff_' });
   }
 
+  /** Reports the calls waiting for an upstream slot (`kbff_upstream_queued`), read from `read` when scraped. */
+  watchUpstreamQueue(read: () => number): void {
+    new Gauge({
+      name: 'kbff_upstream_queued',
+      help: 'Upstream calls waiting for a slot (UPSTREAM_CONCURRENCY) in this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   /** One answer of the hit path. */
   l1Hit(): void {
     this.#l1Hits++;

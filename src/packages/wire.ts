@@ -30,7 +30,7 @@ export const wirePackage = z.object({
 export type WirePackage = z.output<typeof wirePackage>;
 
 const listPage = z
-  .object({ pagination: wirePagination, virtual_machine_packages: z.array(wirePackage) })
+  .object({ pagination: wirePagination, virtual_machine_packages: z.array(wirePackage).max(PER_PAGE) })
   .transform((p) => ({ pagination: p.pagination, items: p.virtual_machine_packages }));
 
 const getBody = z.object({ virtual_machine_package: wirePackage }).transform((b) => b.virtual_machine_package);

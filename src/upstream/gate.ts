@@ -48,6 +48,11 @@ export class UpstreamGate {
       if (!this.breaker.allow()) throw this.#refused('unavailable', 'circuit open: upstream keeps failing', REFUSED_BY_BREAKER);
       try {
         await this.#enter(deadline);
+        // A slot handed over as the deadline passed: nothing is charged for a call with no time to make.
+        if (this.clock.now() >= deadline) {
+          this.#leave();
+          throw this.#refused('timeout', 'no upstream slot before the deadline', REFUSED_QUEUE_TIMEOUT);
+        }
       } catch (err) {
         this.breaker.cancel();
         throw err;

@@ -55,7 +55,7 @@ export interface KatapultClientOptions {
    * a slot and the exchanges, bodies included. A consumer's request brings its own deadline instead.
    */
   timeoutMs: number;
-  /** A body longer than this is abandoned as it streams in, never held whole (default 4 MiB). */
+  /** A body longer than this is abandoned as it streams in, never held whole (default 2 MiB). */
   maxBodyBytes?: number;
   fetch?: typeof fetch;
   /** The service clock, which deadlines are read on. */
@@ -71,10 +71,11 @@ export interface KatapultClientOptions {
 /** Katapult's maximum `per_page`: the fewest requests for a full list. */
 export const PER_PAGE = 200;
 /**
- * Far above any real body: a page of 200 packages is about 60 KB, and even with every string at the wire
- * schema's bound (`packages/wire.ts`) under 1 MiB.
+ * Far above any real body: a page of 200 packages is about 35 KB (60 KB with icon URLs), and even with
+ * every string at the wire schema's bound (`packages/wire.ts`) under 600 KB. Reading up to it costs the
+ * process about three times as much at its peak (the chunks and the collector's slack: 6 MiB).
  */
-export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** A list longer than this many pages is treated as a malformed answer rather than walked forever. */
 const MAX_PAGES = 100;
 const USER_AGENT = 'katapult-bff/0.1 (+caching gateway)';
