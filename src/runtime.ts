@@ -13,6 +13,7 @@ import { TieredStore } from './cache/tiered-store.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import type { Config } from './config/config.js';
 import { InvalidationListener } from './coordination/invalidation.js';
+import { FleetMembers } from './coordination/fleet.js';
 import { RefreshLock } from './cache/refresh-lock.js';
 import { CorsPolicy } from './http/cors.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -41,6 +42,8 @@ export interface Runtime {
   deps: AppDeps;
   app: ReturnType<typeof createApp>;
   redis: Redis | null;
+  /** This instance in the fleet: it announces itself while it listens, and counts the others. */
+  fleet: FleetMembers;
   /** Resolves once no refresh or background fetch is running, in the engine or in any resource. */
   settle(): Promise<void>;
   /** Starts listening; resolves to the base URL. */
@@ -84,7 +87,10 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const store = new TieredStore(l1, l2, clock);
   const invalidations = redis ? new InvalidationListener(redis, l1, logger) : null;
 
-  const governor = new BudgetGovernor(guard, clock, logger, config.budgetReservePercent);
+  // The instances sharing the token: what each may spend while Redis, which counts for all, is away.
+  const fleet: FleetMembers = new FleetMembers(guard, logger, () => governor.sync());
+  const fleetSize = () => fleet.size;
+  const governor = new BudgetGovernor(guard, clock, logger, config.budgetReservePercent, undefined, fleetSize);
   const breaker = new CircuitBreaker(clock, config.breakerFailures, config.breakerCooldownMs, (state) => {
     metrics.circuitChanged(state);
     logger.warn({ circuit: state }, 'upstream circuit breaker changed state');
@@ -96,6 +102,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     logger,
     () => config.consumerUpstreamPerMinute ?? Math.max(1, Math.floor(governor.permitted / 10)),
     (consumer) => metrics.shareRefusals.inc({ consumer }),
+    fleetSize,
   );
   const gate = new UpstreamGate(governor, breaker, clock, share, { concurrency: config.upstreamConcurrency, queueLength: config.upstreamQueueLength }, (reason) =>
     metrics.refusals.inc({ reason }),
@@ -156,6 +163,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     deps,
     app,
     redis,
+    fleet,
     settle,
     async listen(port = config.port, host = config.host) {
       // Join the fleet before taking traffic: a request answered before Redis is connected would miss
@@ -165,6 +173,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         const connected = await readyWithin(redis, connectTimeoutMs(config.redisTimeoutMs));
         if (!connected) logger.warn('redis: not connected at start-up, serving from L1 and upstream until it is');
       }
+      await fleet.start();
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         for (const fast of fastPaths) if (fast(req, res)) return;
@@ -191,6 +200,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
         clearTimeout(cut);
       }
       await Promise.race([settle(), sleep(graceMs)]);
+      await fleet.stop();
       await invalidations?.close();
       if (redis) {
         await redis.quit().catch(() => undefined);

@@ -78,6 +78,15 @@ describe('budget governor', () => {
     const lines = logs.parsed().filter((l) => l.msg === 'budget governor: refusing upstream calls');
     expect(lines.map((l) => l.why)).toEqual(['background share of the budget used', 'consumer share of the budget used']);
   });
+
+  it('while Redis is away, spends only its part: the budget left divided by the instances it last counted', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 25, 0));
+    const g = new BudgetGovernor(null, clock, silent, 50, 10, () => 3);
+    for (let i = 0; i < 3; i++) await g.take('consumer'); // a third of 10
+    expect(await refused(g.take('consumer'))).toBe('rate_limited');
+    expect(await refused(g.take('background'))).toBe('rate_limited'); // a third of 5, already spent
+    expect((await g.state()).instances).toBe(3);
+  });
 });
 
 describe('circuit breaker', () => {

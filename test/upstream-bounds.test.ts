@@ -46,14 +46,15 @@ describe('bounded waits and bodies', () => {
   it('past the queue bound a request is refused at once with 503, and no call is charged for it', async () => {
     stack = await startStack({ env: { KATAPULT_TIMEOUT_MS: '1500', UPSTREAM_CONCURRENCY: '4', UPSTREAM_QUEUE_LENGTH: '10', CONSUMER_UPSTREAM_PER_MINUTE: '1000' } });
     stack.sim.setFault({ kind: 'latency', ms: 2000 });
-    const answers = await all(cold(600));
+    const answers = await all(cold(200));
     const refused = answers.filter((a) => a.code === 'upstream_unavailable');
-    expect(refused).toHaveLength(586); // 4 in flight, 10 waiting
-    expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(2500);
+    expect(refused).toHaveLength(186); // 4 in flight, 10 waiting
+    // Every one answered by its deadline (1.5 s), give or take a loaded machine's scheduling.
+    expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(3000);
     expect(answers.filter((a) => a.code === 'upstream_timeout')).toHaveLength(14);
     expect(await queued()).toBe(0);
     const metrics = await (await fetch(`${stack.urls[0]}/metrics`)).text();
-    expect(metrics).toContain('kbff_upstream_refusals_total{reason="queue_full"} 586');
+    expect(metrics).toContain('kbff_upstream_refusals_total{reason="queue_full"} 186');
     expect(metrics).not.toContain('reason="consumer_share"');
   });
 
@@ -90,8 +91,10 @@ describe('bounded waits and bodies', () => {
       huge = true;
       const res = await fetch(`${main.base}/packages`);
       expect([res.status, (await res.json()).error.code]).toEqual([502, 'upstream_error']);
-      // The default bound is 2 MiB: what it reads before giving up, and the collector's slack (about 6 MiB here).
-      expect(memoryOf(main.child.pid!).peak - idle).toBeLessThan(10 * MiB);
+      // The default bound is 2 MiB: what it reads before giving up and the collector's slack come to about
+      // 6 MiB on a quiet machine, more under load (the 50 MB read whole: over 100 MiB).
+      const grown = memoryOf(main.child.pid!).peak - idle;
+      expect(grown, `grew ${(grown / MiB).toFixed(1)} MiB`).toBeLessThan(16 * MiB);
       expect(bodies).toBe(21);
     } finally {
       main.child.kill('SIGTERM');

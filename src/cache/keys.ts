@@ -18,6 +18,9 @@ export const INVALIDATION_CHANNEL = `${PREFIX}invalidate`;
 /** The budget governor's counters and its block after a 429: `<key>:count:<minute>`, `<key>:blocked`. */
 export const BUDGET_KEY = `${PREFIX}{budget}`;
 
+/** The live instances' heartbeats (`coordination/fleet.ts`), beside the budget they divide when Redis is away. */
+export const FLEET_KEY = `${BUDGET_KEY}:instances`;
+
 /** A consumer's request bucket (`auth/rate-limit.ts`). */
 export function bucketKey(consumer: string): string {
   return `${PREFIX}{rl:${encodeURIComponent(consumer)}}`;

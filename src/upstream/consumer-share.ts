@@ -30,7 +30,8 @@ const MINUTE_MS = 60_000;
 /**
  * Each consumer's share of the token's per-minute budget: at most `limit()` upstream calls per clock
  * minute (Katapult's window, FACTS.md) caused by one consumer's requests, counted fleet-wide in Redis,
- * or in this instance alone while Redis is away. What a consumer's cache hits cost is nothing, so a
+ * or, while Redis is away, in this instance alone up to its part (the share divided by the instances it
+ * last knew). What a consumer's cache hits cost is nothing, so a
  * consumer past its share is still served from the cache; only its misses are refused.
  */
 export class ConsumerShare {
@@ -48,6 +49,8 @@ export class ConsumerShare {
     readonly limit: () => number,
     /** Told about each refusal, with the consumer's bounded label. */
     private readonly onRefused: (label: string) => void = () => {},
+    /** The instances sharing the token, as last known: while Redis is away each counts only its part. */
+    private readonly fleetSize: () => number = () => 1,
   ) {
     redis?.client.defineCommand('kbffShare', { numberOfKeys: 1, lua: TAKE });
   }
@@ -63,9 +66,11 @@ export class ConsumerShare {
     // Undefined when Redis is away: count in this instance alone until it is back.
     used ??= await this.redis?.run('share', (r) => r.kbffShare(shareKey(chargeTo, minute), limit, 2 * MINUTE_MS));
     if (used === undefined) {
+      // This instance's part of the share, as of the budget (`governor.ts`): never the whole share each.
+      const part = Math.floor(limit / Math.max(1, this.fleetSize()));
       const local = this.#local.get(chargeTo);
       const counter = local && local.minute === minute ? local : { minute, used: 0 };
-      used = counter.used >= limit ? -1 : ++counter.used;
+      used = counter.used >= part ? -1 : ++counter.used;
       this.#local.set(chargeTo, counter);
     }
     if (used >= 0) return;

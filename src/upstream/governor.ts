@@ -10,10 +10,16 @@ import type { RateLimit } from './rate-limit.js';
 
 /**
  * Counts this minute's upstream calls and lets one through only while the budget allows it.
- * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block (its end, on the service clock). ARGV: limit, counter ttl ms, now.
+ * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block (its end, on the service clock). ARGV: limit,
+ * counter ttl ms, now, calls this instance made this minute while Redis was away (added to the count first).
  * Answers {count after the call, 0} when allowed, {count, -1} when over the limit, {0, blockedUntil} when blocked.
  */
 const TAKE = `
+local carried = tonumber(ARGV[4])
+if carried > 0 then
+  redis.call('INCRBY', KEYS[1], carried)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > tonumber(ARGV[3]) then return {0, blocked} end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -25,7 +31,7 @@ return {used, 0}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    kbffTake(counter: string, blocked: string, limit: number, ttlMs: number, nowMs: number): Result<[number, number], Context>;
+    kbffTake(counter: string, blocked: string, limit: number, ttlMs: number, nowMs: number, carried: number): Result<[number, number], Context>;
   }
 }
 
@@ -46,18 +52,25 @@ export interface GovernorState {
   /** Epoch ms until which nobody calls upstream (after a 429); null when not blocked. */
   blockedUntil: number | null;
   shared: boolean;
+  /** The instances sharing the token as last counted; while Redis is away each spends at most 1/`instances` of what was left. */
+  instances: number;
 }
 
 /**
  * The token's per-minute budget, shared by every instance that uses the token (FACTS.md: a fixed clock
  * minute, `X-Ratelimit-Permitted`/`-Remaining` on every response, no `Retry-After`). Every upstream call
  * asks first. Background refreshes stop at `100 - reservePercent`% of the budget, leaving the rest to
- * consumer-driven misses; a 429 stops every instance until the next minute boundary.
+ * consumer-driven misses, and the lists' detail upkeep at half of that; a 429 stops every instance until
+ * the next minute boundary. The count is the fleet's, in Redis; while Redis cannot be reached each
+ * instance spends only its part of what was left, and adds what it spent to the fleet's count when Redis
+ * answers again.
  */
 export class BudgetGovernor {
   #permitted: number;
   #minute = -1;
+  /** Calls made this minute while Redis could not be reached, not yet added to the fleet's count. */
   #localUsed = 0;
+  /** The fleet's count this minute, as Redis last answered it. */
   #sharedUsed = 0;
   #remaining: number | null = null;
   #blockedUntil = 0;
@@ -71,6 +84,8 @@ export class BudgetGovernor {
     private readonly reservePercent: number,
     /** Assumed until Katapult says otherwise; 1000 for most tokens. */
     defaultPermitted = 1000,
+    /** The instances sharing the token, as last known: while Redis is away each spends only its part. */
+    private readonly fleetSize: () => number = () => 1,
   ) {
     this.#permitted = defaultPermitted;
     redis?.client.defineCommand('kbffTake', { numberOfKeys: 2, lua: TAKE });
@@ -85,12 +100,18 @@ export class BudgetGovernor {
     // Katapult's own count also covers other users of the token.
     if (this.#remaining !== null && this.#permitted - this.#remaining >= limit) throw this.#refusal(`${priority} share of the budget used`);
 
-    const shared = await this.#takeShared(now, limit);
+    const carried = this.#localUsed;
+    const shared = await this.#takeShared(now, limit, carried);
     if (shared === null) {
-      if (this.#localUsed >= limit) throw this.#refusal(`${priority} share of the budget used`);
+      // Redis away: this instance's part of what the fleet had left when it last counted, never the
+      // whole budget each, or a paused Redis would multiply the budget by the number of instances.
+      const part = Math.floor(Math.max(0, limit - this.#sharedUsed) / Math.max(1, this.fleetSize()));
+      if (this.#localUsed >= part) throw this.#refusal(`${priority} share of the budget used`);
       this.#localUsed++;
       return;
     }
+    // What was spent while Redis was away is in the fleet's count now.
+    this.#localUsed -= carried;
     const [used, flag] = shared;
     if (flag > 0) {
       this.#blockedUntil = flag;
@@ -98,6 +119,20 @@ export class BudgetGovernor {
     }
     this.#sharedUsed = used;
     if (flag < 0) throw this.#refusal(`${priority} share of the budget used`);
+  }
+
+  /**
+   * Adds what this instance spent while Redis was away to the fleet's count, at once rather than at its
+   * next call (the heartbeat calls it), so the others see it as soon as Redis is back.
+   */
+  async sync(): Promise<void> {
+    const now = this.clock.now();
+    this.#roll(now);
+    const carried = this.#localUsed;
+    if (!carried || !this.redis) return;
+    const counter = `${KEY}:count:${Math.floor(now / MINUTE_MS)}`;
+    const done = await this.redis.run('budget', (r) => r.multi().incrby(counter, carried).pexpire(counter, 2 * MINUTE_MS).exec());
+    if (done) this.#localUsed -= carried;
   }
 
   /** The token's budget per clock minute, as Katapult last reported it. */
@@ -131,12 +166,13 @@ export class BudgetGovernor {
     if (shared && Number(shared) > this.#blockedUntil) this.#blockedUntil = Number(shared);
     return {
       permitted: this.#permitted,
-      used: this.redis ? this.#sharedUsed : this.#localUsed,
+      used: this.#sharedUsed + this.#localUsed,
       remaining: this.#remaining,
       backgroundLimit: this.#limit('background'),
       upkeepLimit: this.#limit('upkeep'),
       blockedUntil: now < this.#blockedUntil ? this.#blockedUntil : null,
       shared: this.redis?.state === 'up',
+      instances: this.fleetSize(),
     };
   }
 
@@ -155,16 +191,16 @@ export class BudgetGovernor {
     this.#remaining = null;
   }
 
-  async #takeShared(now: number, limit: number): Promise<[number, number] | null> {
+  async #takeShared(now: number, limit: number, carried: number): Promise<[number, number] | null> {
     const minute = Math.floor(now / MINUTE_MS);
     // Null when Redis is away: count in this instance alone until it is back.
-    return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS, now))) ?? null;
+    return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS, now, carried))) ?? null;
   }
 
   #refusal(why: string): UpstreamError {
     if (this.#loggedRefusal.get(why) !== this.#minute) {
       this.#loggedRefusal.set(why, this.#minute);
-      this.logger.warn({ why, permitted: this.#permitted, used: this.redis ? this.#sharedUsed : this.#localUsed, remaining: this.#remaining }, 'budget governor: refusing upstream calls');
+      this.logger.warn({ why, permitted: this.#permitted, used: this.#sharedUsed + this.#localUsed, remaining: this.#remaining }, 'budget governor: refusing upstream calls');
     }
     return new UpstreamError('rate_limited', `not calling upstream: ${why}`, null, REFUSED_BY_GOVERNOR);
   }
