@@ -9,9 +9,12 @@ import { hasRedisServer } from './support/redis-processes.js';
  * steady bounded load on loopback, while faults are injected one after another. For every phase: no 5xx
  * (every key is warm, so a stale copy exists), no answer slower than the configured timeouts allow, no
  * upstream call beyond the token's budget; and once the faults are over, every instance serves upstream's
- * current data. `npm run test:chaos` runs this file alone; `npm test` runs it with the rest.
+ * current data. Last, in a new minute, Redis is paused while a flood of cold lists spends the budget: the
+ * instances, unable to count together, each spend only their part, and Katapult refuses nothing. `npm run test:chaos` runs this file alone; `npm test` runs it with the rest.
  */
 const KEY = 'chaos-key-0123456789abcdef';
+/** The flood's own key, so its requests never touch the load's request bucket. */
+const FLOOD_KEY = 'flood-key-0123456789abcdef';
 const BUDGET = 1000;
 const SETTINGS = {
   CACHE_FRESH_SECONDS: '2',
@@ -20,7 +23,7 @@ const SETTINGS = {
   KATAPULT_TIMEOUT_MS: '800',
   REDIS_TIMEOUT_MS: '200',
   BREAKER_COOLDOWN_SECONDS: '1',
-  API_KEYS: `ops:${KEY}:*`,
+  API_KEYS: `ops:${KEY}:*,flood:${FLOOD_KEY}:*`,
   CONSUMER_RATE_PER_SECOND: '10000',
   CONSUMER_BURST: '10000',
   // Every client here is 127.0.0.1, one anonymous caller: its share of upstream calls is the whole budget,
@@ -97,16 +100,18 @@ describe.skipIf(!hasRedisServer)('fault suite: 3 instances, real Redis, the simu
     let phase = 'steady';
     let running = true;
     // Bounded load: 6 workers, each one request at a time, round-robin over instances and requests.
-    const workers = Array.from({ length: 6 }, async (_, w) => {
-      for (let n = w; running; n++) {
-        const instance = n % instances.length;
-        const started = performance.now();
-        const r = await ask(instances[instance]!.port, REQUESTS[n % REQUESTS.length]!);
-        // Counted in the phase it ended in: a request cut by the instance's death belongs to that phase.
-        outcomes.push({ phase, instance, status: r.status, ms: performance.now() - started });
-        await sleep(10);
-      }
-    });
+    const load = () =>
+      Array.from({ length: 6 }, async (_, w) => {
+        for (let n = w; running; n++) {
+          const instance = n % instances.length;
+          const started = performance.now();
+          const r = await ask(instances[instance]!.port, REQUESTS[n % REQUESTS.length]!);
+          // Counted in the phase it ended in: a request cut by the instance's death belongs to that phase.
+          outcomes.push({ phase, instance, status: r.status, ms: performance.now() - started });
+          await sleep(10);
+        }
+      });
+    let workers = load();
     const during = async (name: string, ms: number, inject: () => void | Promise<void>, recover: () => void | Promise<void>) => {
       const before = sim.log.length;
       phase = name;
@@ -139,6 +144,38 @@ describe.skipIf(!hasRedisServer)('fault suite: 3 instances, real Redis, the simu
     }, 75_000);
     const convergedMs = performance.now() - started;
 
+    // In the new minute: Redis paused while a flood of cold lists (20 at a time, a key whose share is the
+    // whole budget) spends the budget. Each instance may spend only its part of what was left, so Katapult
+    // never has to refuse; the warm keys of the load are served as before (stale once the budget is spent).
+    running = true;
+    workers = load();
+    const flood: string[] = [];
+    let flooding = true;
+    let floodWorkers: Promise<void>[] = [];
+    const startFlood = () => {
+      floodWorkers = Array.from({ length: 20 }, async (_, w) => {
+        for (let n = w; flooding; n += 20) {
+          const res = await fetch(`http://127.0.0.1:${instances[n % instances.length]!.port}/packages?organization=cold-${n}`, { headers: { 'x-api-key': FLOOD_KEY } });
+          flood.push(`${res.status} ${((await res.json()) as { error?: { code: string } }).error?.code}`);
+        }
+      });
+    };
+    await during(
+      'Redis paused (SIGSTOP 5 s) under a flood at the budget',
+      5000,
+      () => {
+        redis!.kill('SIGSTOP');
+        startFlood();
+      },
+      async () => {
+        flooding = false;
+        await Promise.all(floodWorkers);
+        redis!.kill('SIGCONT');
+      },
+    );
+    running = false;
+    await Promise.all(workers);
+
     const phases = Object.keys(calls);
     const rows = phases.map((name) => {
       const of = outcomes.filter((o) => o.phase === name);
@@ -168,10 +205,17 @@ describe.skipIf(!hasRedisServer)('fault suite: 3 instances, real Redis, the simu
     // Only the killed instance refused connections, and only while it was down.
     const refused = outcomes.filter((o) => o.status === 'refused');
     expect(refused.every((o) => o.instance === 2 && o.phase === 'instance 2 killed and restarted')).toBe(true);
-    // Upstream: the whole run stayed within one minute's budget, and the simulator never had to refuse a
-    // call for its budget (the only 429s it sent were the injected ones).
-    expect(sim.log.length).toBeLessThan(BUDGET);
+    // Upstream: the faults before the flood stayed within one minute's budget, and the simulator never had
+    // to refuse a call for its budget (the only 429s it sent were the injected ones), not even when the
+    // flood spent the budget while the instances could not count together.
+    const floodPhase = phases.at(-1)!;
+    expect(sim.log.length - calls[floodPhase]!.length).toBeLessThan(BUDGET);
     for (const name of phases.filter((p) => p !== 'upstream 429')) expect(calls[name]!.filter((r) => r.status === 429), name).toEqual([]);
+    const floodOutcomes = new Set(flood);
+    console.log(`flood: ${flood.length} cold lists, ${calls[floodPhase]!.length} upstream calls, answers ${[...floodOutcomes].join(', ')}`);
+    expect(calls[floodPhase]!.length).toBeGreaterThan(BUDGET / 2); // the flood did reach its parts of the budget
+    // Each cold list: not found upstream, or refused by our own guards (the instance's part of the budget or of the key's share).
+    for (const outcome of floodOutcomes) expect(['404 organization_not_found', '503 upstream_rate_limited', '429 upstream_share_exhausted']).toContain(outcome);
   });
 });
 
