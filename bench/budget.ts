@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
-import { seedPackages } from '../src/simulator/seed.js';
+import { manyOrganizations, ORGANIZATIONS, seedPackages } from '../src/simulator/seed.js';
 import { KatapultSimulator, type SimulatorOptions } from '../src/simulator/simulator.js';
 import { FakeClock } from '../test/support/clock.js';
 
@@ -93,6 +93,42 @@ export async function abuseRows(redisUrl: string | null): Promise<BudgetRow[]> {
   const orgs = Array.from({ length: 1500 }, (_, i) => `/packages?organization=nope-${i}`);
   statuses = await flood(f.urls, orgs, { 'x-api-key': KEY });
   rows.push({ pattern: 'a greedy `*` key: unknown organizations, 3 instances', consumerRequests: orgs.length, upstreamCalls: f.sim.count(), passThrough: orgs.length, note: tally(statuses) });
+  await f.close();
+
+  // Amplification: each list a consumer asks for needs every package's detail, which its share pays for.
+  const many = manyOrganizations(100, 10);
+  f = await fleet(redisUrl, 3, { CACHE_LIST_DETAILS: 'true' }, new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 5)), {
+    organizations: [...ORGANIZATIONS, ...many.organizations],
+    packages: [...seedPackages(), ...many.packages],
+  });
+  const lists = many.organizations.map((o) => `/packages?organization=${o.sub_domain}`);
+  statuses = await flood(f.urls, lists, { 'x-api-key': KEY });
+  await f.settle();
+  rows.push({
+    pattern: 'amplification: a `*` key lists 100 organizations of 10 private packages each (details on), 3 instances',
+    consumerRequests: lists.length,
+    upstreamCalls: f.sim.count(),
+    passThrough: lists.length,
+    note: `${tally(statuses)}; its share is 100 a minute, details included (completing every list would cost ${lists.length} lists + ${many.packages.length + 20} gets)`,
+  });
+  await f.close();
+
+  // A package by permalink after its list: the list's details are the gets' entries.
+  f = await fleet(redisUrl, 3, { CACHE_LIST_DETAILS: 'true' }, new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 5)));
+  for (let i = 0; i < 3; i++) {
+    await (await fetch(`${f.urls[0]}/packages`)).arrayBuffer();
+    await f.settle();
+  }
+  const permalinks = seedPackages().filter((p) => p.privacy === 'public').map((p) => p.permalink);
+  const gets = Array.from({ length: 1000 }, (_, i) => `/packages/${permalinks[i % permalinks.length]}`);
+  statuses = await flood(f.urls, gets);
+  rows.push({
+    pattern: 'the public list, then 1,000 gets by permalink (20 packages), 3 instances',
+    consumerRequests: 3 + gets.length,
+    upstreamCalls: f.sim.count(),
+    passThrough: 3 + gets.length,
+    note: `${tally(statuses)}; the list and its 20 details, no call for the gets`,
+  });
   await f.close();
   return rows;
 }
