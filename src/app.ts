@@ -13,9 +13,8 @@ import type { BudgetGovernor } from './upstream/governor.js';
 import type { TieredStore } from './cache/tiered-store.js';
 import type { Clock } from './domain/clock.js';
 import type { Config } from './config/config.js';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppContext, AppEnv } from './http/context.js';
-import { AppError, errorBody } from './http/errors.js';
+import { AppError, errorBody, type NotFoundCatalog } from './http/errors.js';
 import { printable } from './http/query.js';
 import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
@@ -30,6 +29,8 @@ export interface AppDeps {
   engine: CacheEngine;
   /** The cached Katapult resources: each brings its routes, compatible endpoints, OpenAPI paths and key space. */
   resources: Resource[];
+  /** Every resource's not-found codes, in this service's words and Katapult's. */
+  notFound: NotFoundCatalog;
   requestLog: RequestLog;
   /** The guarded Redis, null without one. */
   redis: RedisGuard | null;
@@ -77,5 +78,5 @@ function errorResponse(c: AppContext, error: AppError): Response {
   if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
   const id = c.get('requestId') ?? requestId(null);
   headers['x-request-id'] = id;
-  return c.body(errorBody(error.code, error.message, id), error.status as ContentfulStatusCode, headers);
+  return c.body(errorBody(error.code, error.message, id), error.status, headers);
 }

@@ -21,7 +21,8 @@ import { LogSink } from './observability/log-sink.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
 import { packagesResource } from './packages/index.js';
-import type { ResourceParts } from './resource/resource.js';
+import { SCOPE_NOT_FOUND, type ResourceParts } from './resource/resource.js';
+import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { ConsumerShare } from './upstream/consumer-share.js';
 import { upstreamFailures } from './upstream/errors.js';
@@ -108,11 +109,16 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     metrics.refusals.inc({ reason }),
   );
   metrics.watchUpstreamQueue(() => gate.queued);
+  // The cached Katapult resources: a new one is a folder of its own and one entry here.
+  const definitions = [packagesResource];
+  // Their not-found codes, which the client passes on and both error dialects answer (a bad one stops start-up).
+  const notFound = new NotFoundCatalog([SCOPE_NOT_FOUND, ...definitions.map((d) => d.notFound)]);
   const client = new KatapultClient({
     baseUrl: config.katapultApiUrl,
     token: config.katapultToken,
     timeoutMs: config.katapultTimeoutMs,
     maxBodyBytes: config.katapultMaxBodyBytes,
+    notFoundCodes: notFound.codes,
     fetch: parts.fetch,
     clock,
     observe: metrics.upstream,
@@ -145,10 +151,9 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
-  const shared: ResourceParts = { engine, client, store, clock, config, limiter, requestLog, cors, onFastHit: () => metrics.l1Hit() };
-  // The cached Katapult resources: a new one is a folder of its own and one entry here.
-  const resources = [packagesResource(shared)];
-  const deps: AppDeps = { config, logger, clock, store, engine, resources, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
+  const shared: ResourceParts = { engine, client, store, clock, config, limiter, requestLog, cors, notFound, onFastHit: () => metrics.l1Hit() };
+  const resources = definitions.map((d) => d.create(shared));
+  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);
   const fastPaths = resources.flatMap((r) => (r.fastPath ? [r.fastPath] : []));
 

@@ -2,6 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Secret } from '../src/config/secret.js';
 import { chargedTo } from '../src/domain/cause.js';
 import { UpstreamError } from '../src/upstream/errors.js';
+import { CircuitBreaker } from '../src/upstream/breaker.js';
+import { UpstreamGate } from '../src/upstream/gate.js';
+import { BudgetGovernor } from '../src/upstream/governor.js';
+import { createLogger } from '../src/observability/logger.js';
+import { FakeClock } from './support/clock.js';
+
+const silent = createLogger('silent');
 import { KatapultClient, PER_PAGE } from '../src/upstream/katapult-client.js';
 import { getPackage, packageList } from '../src/packages/wire.js';
 import { PUBLIC } from '../src/domain/scope.js';
@@ -22,6 +29,7 @@ describe('Katapult client against the simulator', () => {
       baseUrl,
       token: new Secret(sim.token),
       timeoutMs: 300,
+      notFoundCodes: new Set(['package_not_found', 'organization_not_found']),
       observe: (e) => observed.push({ endpoint: e.endpoint, status: e.status, remaining: e.rateLimit?.remaining ?? null }),
     });
   });
@@ -87,11 +95,11 @@ describe('Katapult client against the simulator', () => {
     expect((err as UpstreamError).kind).toBe(kind);
   });
 
-  it('maps the wrapped 404 envelopes and a refused token', async () => {
+  it('maps the wrapped 404 envelopes to a not-found carrying its declared code', async () => {
     const missing = await getPackage(client, { by: 'permalink', value: 'no-such' }, null, CAUSE).catch((e: UpstreamError) => e);
-    expect((missing as UpstreamError).kind).toBe('package_not_found');
+    expect([(missing as UpstreamError).kind, (missing as UpstreamError).upstreamCode]).toEqual(['not_found', 'package_not_found']);
     const org = await client.listAll(packageList({ kind: 'sub_domain', value: 'nope' }), undefined, CAUSE).catch((e: UpstreamError) => e);
-    expect((org as UpstreamError).kind).toBe('organization_not_found');
+    expect([(org as UpstreamError).kind, (org as UpstreamError).upstreamCode]).toEqual(['not_found', 'organization_not_found']);
   });
 
   it('says "unavailable" when nothing listens', async () => {
@@ -141,5 +149,19 @@ describe('tolerant parsing', () => {
     const small = new KatapultClient({ baseUrl: 'http://upstream.test', token: new Secret('t'), timeoutMs: 100, maxBodyBytes: 64 * 1024, fetch: respond(page.padEnd(70_000)) });
     const err = await small.listAll(packageList(PUBLIC), undefined, CAUSE).catch((e: UpstreamError) => e);
     expect([err instanceof UpstreamError && err.kind, (err as Error).message]).toEqual(['bad_response', 'body larger than 65536 bytes']);
+  });
+
+  it("takes any 404 *_not_found for a not-found, never a failure: 20 of a code no resource declared leave the circuit closed", async () => {
+    const clock = new FakeClock();
+    const breaker = new CircuitBreaker(clock, 5, 10_000);
+    const gate = new UpstreamGate(new BudgetGovernor(null, clock, silent, 20), breaker, clock, null, { concurrency: 4, queueLength: 10 });
+    const notFound = JSON.stringify({ error: { code: 'data_center_not_found', description: 'No data center was found', detail: {} } });
+    const client = new KatapultClient({ baseUrl: 'http://upstream.test', token: new Secret('t'), timeoutMs: 100, fetch: respond(notFound, 404), gate, clock });
+    for (let i = 0; i < 20; i++) {
+      const err = await getPackage(client, { by: 'id', value: 'vmpkg_A' }, null, CAUSE).catch((e: UpstreamError) => e);
+      // Not declared: a not-found all the same, under the generic code (what Katapult sent is not passed on).
+      expect([(err as UpstreamError).kind, (err as UpstreamError).upstreamCode]).toEqual(['not_found', 'not_found']);
+    }
+    expect(breaker.state).toBe('closed');
   });
 });

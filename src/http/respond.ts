@@ -1,5 +1,5 @@
 import type { CacheEntry, CacheStatus, Served } from '../cache/entry.js';
-import { AppError, type ErrorCode } from './errors.js';
+import type { NotFoundCatalog } from './errors.js';
 import { ifNoneMatchMatches } from './etag.js';
 
 export interface Rendered {
@@ -14,11 +14,12 @@ const STALE_WARNING = '111 katapult-bff "Revalidation Failed"';
 /**
  * Turns a cache answer into the consumer's response: a strong `ETag`, `Cache-Control` with the freshness
  * left (`private` for an organization's packages, which must not sit in shared caches), `Age`, `X-Cache`,
- * and a 304 when `If-None-Match` already names this representation. A cached "not found" becomes its 404.
+ * and a 304 when `If-None-Match` already names this representation. A cached "not found" becomes its 404,
+ * in the words its resource declared.
  */
-export function render(served: Served, opts: { shared: boolean; ifNoneMatch: string | undefined | null; now: number; notFoundMessage: string }): Rendered {
+export function render(served: Served, opts: { shared: boolean; ifNoneMatch: string | undefined | null; now: number; notFound: NotFoundCatalog }): Rendered {
   const { entry, status } = served;
-  if (entry.kind === 'not_found') throw new AppError(entry.code as ErrorCode, opts.notFoundMessage);
+  if (entry.kind === 'not_found') throw opts.notFound.error(entry.code);
 
   const headers = cacheHeaders(entry, status, opts.shared, opts.now);
   if (served.refreshError) headers.warning = STALE_WARNING;

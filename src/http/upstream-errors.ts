@@ -1,17 +1,15 @@
 import { REFUSED_BY_BREAKER, REFUSED_QUEUE_FULL, UpstreamError } from '../upstream/errors.js';
-import { AppError } from './errors.js';
+import { AppError, type NotFoundCatalog } from './errors.js';
 
 /**
  * What a consumer is told when upstream failed and nothing servable was cached. Katapult's own codes and
  * messages stay inside: they can describe our token, which is none of the consumer's business.
  */
-export function toAppError(err: unknown, nowMs: number): unknown {
+export function toAppError(err: unknown, nowMs: number, notFound: NotFoundCatalog): unknown {
   if (!(err instanceof UpstreamError)) return err;
   switch (err.kind) {
-    case 'package_not_found':
-      return new AppError('package_not_found', 'no package matches this id or permalink');
-    case 'organization_not_found':
-      return new AppError('organization_not_found', 'no organization matches this id or sub-domain');
+    case 'not_found':
+      return notFound.error(err.upstreamCode ?? 'not_found');
     case 'timeout':
       return new AppError('upstream_timeout', 'Katapult did not answer in time');
     case 'unavailable':

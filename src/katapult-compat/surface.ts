@@ -6,16 +6,17 @@ import type { ConsumerKeys } from '../config/api-keys.js';
 import type { Clock } from '../domain/clock.js';
 import { organizationParam, PUBLIC, type OrgRef, type OrgScope } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
-import { AppError, type ErrorCode } from '../http/errors.js';
+import { AppError, isErrorCode, type ErrorCode, type NotFoundCatalog, type NotFoundCode } from '../http/errors.js';
 import { ifNoneMatchMatches } from '../http/etag.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { Logger } from '../observability/logger.js';
-import { KATAPULT_ERRORS, katapultEtag, type KatapultErrorCode } from './envelope.js';
+import { isKatapultErrorCode, KATAPULT_ERRORS, katapultEtag, type KatapultErrorCode } from './envelope.js';
 
 /** Thrown inside the surface: answered in Katapult's wrapped envelope. */
 export class KatapultError extends Error {
   constructor(
-    readonly code: KatapultErrorCode,
+    /** One of Katapult's general codes, or a not-found code a resource declared. */
+    readonly code: KatapultErrorCode | NotFoundCode,
     readonly detail: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
   ) {
@@ -29,6 +30,8 @@ export interface KatapultSurfaceDeps {
   consumerKeys: ConsumerKeys;
   limiter: ConsumerLimiter;
   authRequired: boolean;
+  /** Every resource's not-found codes, with Katapult's own descriptions. */
+  notFound: NotFoundCatalog;
 }
 
 /** What a resource's Katapult-compatible handlers are built from: one way to authenticate, answer and fail. */
@@ -63,7 +66,7 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
       return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
     },
     found(served) {
-      if (served.entry.kind === 'not_found') throw new KatapultError(served.entry.code as KatapultErrorCode);
+      if (served.entry.kind === 'not_found') throw fromAppError(deps.notFound.error(served.entry.code), deps);
       return served.entry;
     },
   };
@@ -72,7 +75,7 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
     throw new KatapultError('route_not_found');
   });
   // Every failure on these paths leaves in Katapult's wrapped envelope.
-  routes.onError((err, c) => katapultError(c, err instanceof KatapultError ? err : fromAppError(err, deps)));
+  routes.onError((err, c) => katapultError(c, err instanceof KatapultError ? err : fromAppError(err, deps), deps.notFound));
   return routes;
 }
 
@@ -101,20 +104,22 @@ function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
   };
 }
 
-function katapultError(c: AppContext, err: KatapultError): Response {
-  const [status, description] = KATAPULT_ERRORS[err.code];
+function katapultError(c: AppContext, err: KatapultError, notFound: NotFoundCatalog): Response {
+  const [status, description] = isKatapultErrorCode(err.code) ? KATAPULT_ERRORS[err.code] : ([404, notFound.katapult(err.code)] as const);
   const body = JSON.stringify({ error: { code: err.code, description, detail: err.detail } });
-  return c.body(body, status as 400, { ...c.get('limitHeaders'), ...err.headers, 'content-type': 'application/json', 'cache-control': 'no-cache', 'x-api-schema': 'json-error' });
+  return c.body(body, status, { ...c.get('limitHeaders'), ...err.headers, 'content-type': 'application/json', 'cache-control': 'no-cache', 'x-api-schema': 'json-error' });
 }
 
-/** Each of this service's errors in Katapult's words: every code, so a new one cannot be left unsaid. */
+/**
+ * Each of this service's own errors in Katapult's words: every code, so a new one cannot be left unsaid.
+ * A resource's not-found codes are Katapult's already.
+ */
 const FROM_APP: Record<ErrorCode, KatapultErrorCode> = {
   invalid_request: 'invalid_argument',
   unauthorized: 'missing_api_token',
   forbidden: 'scope_not_granted',
   route_not_found: 'route_not_found',
-  package_not_found: 'package_not_found',
-  organization_not_found: 'organization_not_found',
+  not_found: 'route_not_found',
   method_not_allowed: 'route_not_found',
   rate_limited: 'rate_limit_reached',
   upstream_share_exhausted: 'rate_limit_reached',
@@ -126,13 +131,13 @@ const FROM_APP: Record<ErrorCode, KatapultErrorCode> = {
 };
 
 function fromAppError(err: unknown, deps: KatapultSurfaceDeps): KatapultError {
-  const app = err instanceof AppError ? err : toAppError(err, deps.clock.now());
+  const app = err instanceof AppError ? err : toAppError(err, deps.clock.now(), deps.notFound);
   if (!(app instanceof AppError)) {
     deps.logger.error({ err }, 'unhandled error on the Katapult-compatible endpoint');
     return new KatapultError('service_unavailable');
   }
   const headers: Record<string, string> = app.retryAfterSeconds ? { 'retry-after': String(app.retryAfterSeconds) } : {};
-  return new KatapultError(FROM_APP[app.code], {}, headers);
+  return new KatapultError(isErrorCode(app.code) ? FROM_APP[app.code] : app.code, {}, headers);
 }
 
 /** `organization[id]` or `organization[sub_domain]`, not both; neither means public items only. */

@@ -1,6 +1,6 @@
 import type { TieredStore } from '../cache/tiered-store.js';
 import type { PackageLookup } from '../domain/scope.js';
-import type { Resource, ResourceParts } from '../resource/resource.js';
+import type { ResourceDefinition } from '../resource/resource.js';
 import { mountPackageCompat } from './compat.js';
 import { createHitPath } from './hit-path.js';
 import { LIST_PATTERNS, purgePatterns } from './keys.js';
@@ -11,20 +11,28 @@ import { ListDetails } from './details.js';
 import { requestCause } from '../http/cause.js';
 
 /** Katapult's virtual machine packages: the first cached resource. */
-export function packagesResource(parts: ResourceParts): Resource {
-  const { config } = parts;
-  const packages = new PackageService(parts.engine, parts.client, config.detailFreshMs);
-  const details = config.listDetails ? new ListDetails(parts.engine, parts.store, packages, parts.clock) : null;
-  const causeOf = requestCause({ ...config, clock: parts.clock });
-  return {
-    routes: packageRoutes({ ...parts, ...config, packages, details, causeOf, l1: parts.store.l1 }),
-    compat: mountPackageCompat({ packages, causeOf }),
-    document: documentPackages,
-    purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.store)) : purgePatterns(target)),
-    settle: async () => details?.settle(),
-    fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
-  };
-}
+export const packagesResource: ResourceDefinition = {
+  notFound: {
+    package_not_found: {
+      message: 'no package matches this id or permalink',
+      katapult: 'No package was found matching any of the criteria provided in the arguments',
+    },
+  },
+  create(parts) {
+    const { config } = parts;
+    const packages = new PackageService(parts.engine, parts.client, config.detailFreshMs);
+    const details = config.listDetails ? new ListDetails(parts.engine, parts.store, packages, parts.clock) : null;
+    const causeOf = requestCause({ ...config, clock: parts.clock });
+    return {
+      routes: packageRoutes({ ...parts, ...config, packages, details, causeOf, l1: parts.store.l1 }),
+      compat: mountPackageCompat({ packages, causeOf }),
+      document: documentPackages,
+      purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.store)) : purgePatterns(target)),
+      settle: async () => details?.settle(),
+      fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
+    };
+  },
+};
 
 /** The ids a purge of `lookup` names: the id itself, or the ids that the lists held in either tier give a permalink. */
 async function packageIds(lookup: PackageLookup, store: TieredStore): Promise<string[]> {

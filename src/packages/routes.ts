@@ -5,7 +5,7 @@ import { authorize, consumerAuth } from '../auth/middleware.js';
 import type { ConsumerLimiter } from '../auth/rate-limit.js';
 import type { ConsumerKeys } from '../config/api-keys.js';
 import { appAuthDialect } from '../auth/app-dialect.js';
-import { AppError } from '../http/errors.js';
+import { AppError, type NotFoundCatalog } from '../http/errors.js';
 import { parseQuery } from '../http/query.js';
 import { isShared, render } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
@@ -35,6 +35,8 @@ export interface PackageRoutesDeps {
   details: ListDetails | null;
   /** Where shaped answers are kept, within L1's byte bound. */
   l1: MemoryStore;
+  /** Every resource's not-found codes, in this service's words. */
+  notFound: NotFoundCatalog;
 }
 
 /** How long `?complete=true` waits for missing details before answering with what it has. */
@@ -49,10 +51,10 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   const shaper = new ListShaper(deps.l1);
   /** `finish` turns a found entry into the answer's representation (a list's composition and shape), with more headers. */
   type Finish = (entry: FoundEntry) => Promise<{ entry: FoundEntry; headers: Record<string, string> }>;
-  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, notFoundMessage: string, finish?: Finish) => {
+  const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, finish?: Finish) => {
     authorize(c, scope, deps.authRequired, dialect);
     let served = await serve().catch((err: unknown) => {
-      throw toAppError(err, deps.clock.now());
+      throw toAppError(err, deps.clock.now(), deps.notFound);
     });
     let more: Record<string, string> = {};
     if (finish && served.entry.kind === 'found') {
@@ -64,7 +66,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
       shared: isShared(scope.kind === 'public', c.get('consumer') !== null, deps.authRequired),
       ifNoneMatch: c.req.header('if-none-match'),
       now: deps.clock.now(),
-      notFoundMessage,
+      notFound: deps.notFound,
     });
     Object.assign(out.headers, more);
     return out.body === null ? c.body(null, 304, out.headers) : c.body(out.body, 200, out.headers);
@@ -74,7 +76,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
     const { organization, complete, ...shape } = parseQuery(searchOf(c.req.url), listQuery);
     const scope = organization ?? PUBLIC;
     const cause = deps.causeOf(c);
-    return answer(c, scope, () => deps.packages.list(scope, cause), 'no organization matches this id or sub-domain', async (list) => {
+    return answer(c, scope, () => deps.packages.list(scope, cause), async (list) => {
       const { details } = deps;
       const composed = details ? await details.compose(list, scope, cause, complete ? COMPLETE_WAIT_MS : 0) : null;
       const full = composed?.entry ?? list;
@@ -87,7 +89,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
     const ref = packageRefParam.safeParse(c.req.param('ref'));
     if (!ref.success) throw new AppError('invalid_request', `path parameter 'ref': ${ref.error.issues[0]!.message}`);
     const scope = parseQuery(searchOf(c.req.url), scopeQuery).organization ?? PUBLIC;
-    return answer(c, scope, () => deps.packages.get(ref.data, scope, deps.causeOf(c)), 'no package matches this id or permalink');
+    return answer(c, scope, () => deps.packages.get(ref.data, scope, deps.causeOf(c)));
   });
 
   routes.all(PACKAGES_ROUTE, methodNotAllowed);

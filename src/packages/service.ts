@@ -97,7 +97,7 @@ export class PackageService {
     try {
       res = await this.client.listAll(packageList(scope), conditional, cause);
     } catch (err) {
-      if (isNotFound(err)) return { kind: 'not_found', code: err.kind };
+      if (isNotFound(err)) return { kind: 'not_found', code: err.upstreamCode };
       throw err;
     }
     if (res.notModified) return { kind: 'not_modified' };
@@ -113,7 +113,7 @@ export class PackageService {
     try {
       res = await getPackage(this.client, { by: 'id', value: id }, previous?.upstreamEtags[0], cause);
     } catch (err) {
-      if (isNotFound(err)) return { kind: 'not_found', code: err.kind };
+      if (isNotFound(err)) return { kind: 'not_found', code: err.upstreamCode };
       throw err;
     }
     if (res.notModified) return { kind: 'not_modified', freshMs: this.detailFreshMs };

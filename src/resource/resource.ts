@@ -8,6 +8,7 @@ import type { Clock } from '../domain/clock.js';
 import type { OrgRef, PackageLookup } from '../domain/scope.js';
 import type { AppEnv } from '../http/context.js';
 import type { CorsPolicy } from '../http/cors.js';
+import type { NotFoundCatalog, NotFoundText } from '../http/errors.js';
 import type { OpenAPIRegistry } from '../http/openapi.js';
 import type { CompatKit } from '../katapult-compat/surface.js';
 import type { RequestLog } from '../observability/request-log.js';
@@ -28,7 +29,28 @@ export interface ResourceParts {
   /** Counts an answer its fast path gave from L1. */
   onFastHit: () => void;
   cors: CorsPolicy | null;
+  /** Every resource's not-found codes, merged: how a cached or upstream not-found is answered. */
+  notFound: NotFoundCatalog;
 }
+
+/**
+ * A cached Katapult resource before it is built: its not-found codes (the upstream client and both error
+ * dialects must know them before anything is built), and how to build it from the shared parts. The
+ * runtime lists the definitions; adding a resource is one entry there.
+ */
+export interface ResourceDefinition {
+  /** Katapult's 404 codes for this resource's items, in this service's words and Katapult's. */
+  notFound: Record<string, NotFoundText>;
+  create(parts: ResourceParts): Resource;
+}
+
+/** Every resource is scoped by organization: an unknown one is Katapult's `organization_not_found`. */
+export const SCOPE_NOT_FOUND: Record<string, NotFoundText> = {
+  organization_not_found: {
+    message: 'no organization matches this id or sub-domain',
+    katapult: 'No organization was found matching any of the criteria provided in the arguments',
+  },
+};
 
 /**
  * A cached Katapult resource, as the composition root sees it. Its folder holds the rest: its wire

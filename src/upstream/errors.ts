@@ -6,8 +6,8 @@ import type { RateLimit } from './rate-limit.js';
  * `upstreamCode` is Katapult's own code from the wrapped envelope, when there was one.
  */
 export type UpstreamErrorKind =
-  | 'package_not_found'
-  | 'organization_not_found'
+  /** A 404 `*_not_found`: Katapult has no such thing (`upstreamCode` says which); an answer, not a failure. */
+  | 'not_found'
   /** 429 `rate_limit_reached`: the token's budget is spent until the next clock minute. */
   | 'rate_limited'
   /** 5xx, connection refused or reset. */
@@ -33,8 +33,8 @@ export class UpstreamError extends Error {
   }
 }
 
-export function isNotFound(err: unknown): err is UpstreamError & { kind: 'package_not_found' | 'organization_not_found' } {
-  return err instanceof UpstreamError && (err.kind === 'package_not_found' || err.kind === 'organization_not_found');
+export function isNotFound(err: unknown): err is UpstreamError & { kind: 'not_found'; upstreamCode: string } {
+  return err instanceof UpstreamError && err.kind === 'not_found';
 }
 
 /**

@@ -57,6 +57,11 @@ export interface KatapultClientOptions {
   timeoutMs: number;
   /** A body longer than this is abandoned as it streams in, never held whole (default 2 MiB). */
   maxBodyBytes?: number;
+  /**
+   * The not-found codes the resources declare (`package_not_found`, …): passed on as they came. Any other
+   * 404 `*_not_found` is a not-found too, with the code `not_found`.
+   */
+  notFoundCodes?: ReadonlySet<string>;
   fetch?: typeof fetch;
   /** The service clock, which deadlines are read on. */
   clock?: Clock;
@@ -94,6 +99,7 @@ export class KatapultClient {
       fetch: opts.fetch ?? globalThis.fetch,
       pageConcurrency: opts.pageConcurrency ?? 4,
       maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      notFoundCodes: opts.notFoundCodes ?? new Set(),
       clock: opts.clock ?? systemClock,
       now: opts.now ?? (() => performance.now()),
     };
@@ -221,16 +227,22 @@ export class KatapultClient {
     }
 
     const envelope = wireError.safeParse(safeJson(text));
+    const sent = envelope.success ? envelope.data.error.code : null;
+    // Katapult has no such thing: an answer of any resource's (never a failure of upstream's).
+    const notFound = res.status === 404 && sent !== null && sent.endsWith('_not_found') && sent !== 'route_not_found';
     // Only codes Katapult is known to send go further (into logs and errors): an error body can carry
     // anything, the request's own Authorization header included.
-    const code = envelope.success ? knownCode(envelope.data.error.code) : null;
-    const kind = errorKind(res.status, code);
+    const code = sent === null ? null : KNOWN_CODES.has(sent) || this.#opts.notFoundCodes.has(sent) ? sent : notFound ? 'not_found' : 'unrecognized';
+    const kind = notFound ? 'not_found' : errorKind(res.status, code);
     report(res.status, kind, rateLimit);
     throw new UpstreamError(kind, `upstream ${res.status}${code ? ` ${code}` : ''}`, res.status, code, rateLimit);
   }
 }
 
-/** Katapult's error codes for these endpoints (FACTS.md, Errors); any other is reported as `unrecognized`. */
+/**
+ * Katapult's error codes that are not about one resource (FACTS.md, Errors); the resources add their
+ * not-found codes; any other is reported as `unrecognized`.
+ */
 const KNOWN_CODES = new Set([
   'missing_api_token',
   'invalid_argument',
@@ -240,19 +252,12 @@ const KNOWN_CODES = new Set([
   'scope_not_granted',
   'organization_suspended',
   'organization_not_activated',
-  'package_not_found',
-  'organization_not_found',
   'route_not_found',
   'rate_limit_reached',
   'service_unavailable',
 ]);
 
-function knownCode(code: string): string {
-  return KNOWN_CODES.has(code) ? code : 'unrecognized';
-}
-
 function errorKind(status: number, code: string | null): UpstreamErrorKind {
-  if (code === 'package_not_found' || code === 'organization_not_found') return code;
   if (status === 429 || code === 'rate_limit_reached') return 'rate_limited';
   if (status === 503 || status === 502 || status === 504) return 'unavailable';
   if (status === 400 || status === 401 || status === 403) return 'rejected';
