@@ -151,7 +151,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
-  const shared: ResourceParts = { engine, client, store, clock, config, limiter, requestLog, cors, notFound, onFastHit: () => metrics.l1Hit() };
+  const shared: ResourceParts = { engine, client, clock, config, limiter, requestLog, cors, notFound, onFastHit: () => metrics.l1Hit() };
   const resources = definitions.map((d) => d.create(shared));
   const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);

@@ -4,7 +4,8 @@ import { BACKGROUND, type Cause } from '../domain/cause.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { strongEtag, type CacheEntry, type FoundEntry, type Served } from './entry.js';
-import type { TieredStore } from './tiered-store.js';
+import type { Tier, TieredStore } from './tiered-store.js';
+import { isFresh, stateOf, type Windows } from './timeline.js';
 
 /**
  * What a loader learned from upstream: the held entry is still current, a new representation, or "no
@@ -47,6 +48,7 @@ export interface EngineOptions {
   freshMs: number;
   staleMs: number;
   negativeMs: number;
+  /** The timeline's windows (`cache/timeline.ts`). */
   swrMs: number;
   refreshAheadMs: number;
   /** How long a request waits for another instance's refresh before giving up. */
@@ -90,15 +92,12 @@ export class CacheEngine {
   /** As `resolve`, without counting the answer: for lookups a resource makes on its own behalf. */
   async lookup(key: string, load: Loader, cause: Cause): Promise<Served> {
     const found = await this.o.store.get(key);
-    const now = this.o.clock.now();
     const held = found?.entry;
     const tier = found?.tier ?? null;
-    if (held && now < held.freshUntil) {
-      if (held.kind === 'found' && now >= held.freshUntil - this.o.refreshAheadMs) this.refreshInBackground(key, load, held);
-      return { entry: held, status: 'HIT', tier, refreshError: null, coalesced: false };
-    }
-    if (held?.kind === 'found' && now < Math.min(held.freshUntil + this.o.swrMs, held.staleUntil)) {
-      this.refreshInBackground(key, load, held);
+    const state = stateOf(held, this.o.clock.now(), this.o);
+    if (held && state !== 'gone' && state !== 'stale-if-error') {
+      if (state !== 'fresh') this.refreshInBackground(key, load, held);
+      if (isFresh(state)) return { entry: held, status: 'HIT', tier, refreshError: null, coalesced: false };
       return { entry: held, status: 'STALE', tier, refreshError: this.#failures.get(key) ?? null, coalesced: false };
     }
     try {
@@ -111,8 +110,40 @@ export class CacheEngine {
   }
 
   /** The entry held for `key` in any state up to `staleUntil`, without loading anything. */
-  async held(key: string): Promise<{ entry: CacheEntry; tier: 'l1' | 'l2' } | undefined> {
+  async held(key: string): Promise<{ entry: CacheEntry; tier: Tier } | undefined> {
     return this.o.store.get(key);
+  }
+
+  /** What L1 holds for `key` (servable, any state), synchronously: for the cache-hit path. */
+  peek(key: string): CacheEntry | undefined {
+    return this.o.store.l1.peek(key);
+  }
+
+  /**
+   * What the tiers hold for each of `keys`, as `held` does, read at once: L1 first, the rest from Redis
+   * together (one round trip, not one per key), refilling L1.
+   */
+  async heldMany(keys: string[]): Promise<Array<CacheEntry | undefined>> {
+    return Promise.all(keys.map(async (key) => this.o.store.l1.peek(key) ?? (await this.o.store.get(key))?.entry));
+  }
+
+  /** Moves whenever L1 stores or drops an entry: what was checked against L1 at one value holds while it does. */
+  get changes(): number {
+    return this.o.store.l1.version;
+  }
+
+  /** The entries under every key matching one of `patterns` (globs), in either tier: for an admin's purge. */
+  matching(patterns: string[]): Promise<CacheEntry[]> {
+    return this.o.store.matching(patterns);
+  }
+
+  /** An answer derived from entries (a shaped list), kept in L1's bounded space for such answers. */
+  derived(key: string): FoundEntry | undefined {
+    return this.o.store.l1.derived(key);
+  }
+
+  keepDerived(key: string, entry: FoundEntry): void {
+    this.o.store.l1.keepDerived(key, entry);
   }
 
   /** Starts a refresh nobody waits for, unless one is already running for the key. */
@@ -131,7 +162,7 @@ export class CacheEngine {
     const running = this.#inflight.get(key);
     if (running) return void (await running.promise.catch(() => undefined));
     const held = (await this.o.store.get(key))?.entry;
-    if (held && this.o.clock.now() < held.freshUntil) return;
+    if (isFresh(stateOf(held, this.o.clock.now()))) return;
     await this.#refresh(key, load, held, cause).catch((err: unknown) => this.#backgroundFailed(key, err));
   }
 
@@ -141,7 +172,7 @@ export class CacheEngine {
 
   /** Starts a background refresh of a held entry that is past its freshness. */
   refreshIfExpired(key: string, load: Loader, entry: CacheEntry): void {
-    if (entry.kind === 'found' && this.o.clock.now() >= entry.freshUntil) this.refreshInBackground(key, load, entry);
+    if (entry.kind === 'found' && !isFresh(stateOf(entry, this.o.clock.now()))) this.refreshInBackground(key, load, entry);
   }
 
   /** Resolves once every refresh running now has finished (background ones included). */
@@ -191,7 +222,7 @@ export class CacheEngine {
   /** With Redis, only the holder of the key's lock calls upstream; the others wait for its entry. */
   async #refreshShared(key: string, load: Loader, previous: CacheEntry | undefined, cause: Cause): Promise<Served> {
     const { lock, store, failures } = this.o;
-    const servable = previous?.kind === 'found' && this.o.clock.now() < previous.staleUntil ? previous : null;
+    const servable = previous?.kind === 'found' && stateOf(previous, this.o.clock.now()) !== 'gone' ? previous : null;
     // A consumer waits no longer than its own deadline, however long the holder may take.
     const own = cause.priority === 'consumer' ? (cause.deadline ?? Infinity) : Infinity;
     const deadline = Math.min(this.o.clock.now() + (servable ? this.o.staleWaitMs : this.o.waitMs), own);
@@ -204,7 +235,7 @@ export class CacheEngine {
         try {
           // Another instance may have refreshed between our read and our lock: then no upstream call.
           const current = await store.shared(key);
-          if (current && current.storedAt > (previous?.storedAt ?? -Infinity) && this.o.clock.now() < current.freshUntil) {
+          if (current && current.storedAt > (previous?.storedAt ?? -Infinity) && isFresh(stateOf(current, this.o.clock.now()))) {
             await store.fill(key, current);
             return fromElsewhere(current, previous);
           }

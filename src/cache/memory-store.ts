@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../domain/clock.js';
 import type { CacheEntry, CacheStore, FoundEntry } from './entry.js';
+import { stateOf } from './timeline.js';
 
 /** Per-entry bookkeeping on top of the body and key, so small entries are not counted as free. */
 const ENTRY_OVERHEAD_BYTES = 256;
@@ -47,7 +48,7 @@ export class MemoryStore implements CacheStore {
   /** The entry under `key` while it is servable; one past its stale window is dropped as it is read. */
   #servable<E extends CacheEntry>(lru: LRUCache<string, E>, key: string): E | undefined {
     const entry = lru.get(key);
-    if (entry && this.#clock.now() >= entry.staleUntil) {
+    if (entry && stateOf(entry, this.#clock.now()) === 'gone') {
       lru.delete(key);
       return undefined;
     }

@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import { globToRegExp } from './keys.js';
 import type { CacheEntry } from './entry.js';
+import { isFresh, stateOf } from './timeline.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore, WriteOutcome } from './redis-store.js';
 
@@ -20,9 +21,9 @@ export class TieredStore {
    */
   async get(key: string): Promise<{ entry: CacheEntry; tier: Tier } | undefined> {
     const local = this.l1.peek(key);
-    if (local && this.clock.now() < local.freshUntil) return { entry: local, tier: 'l1' };
+    if (local && isFresh(stateOf(local, this.clock.now()))) return { entry: local, tier: 'l1' };
     const shared = await this.l2?.get(key);
-    if (shared && (!local || shared.storedAt > local.storedAt) && this.clock.now() < shared.staleUntil) {
+    if (shared && (!local || shared.storedAt > local.storedAt) && stateOf(shared, this.clock.now()) !== 'gone') {
       await this.l1.set(key, shared);
       return { entry: shared, tier: 'l2' };
     }

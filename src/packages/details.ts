@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { CacheEngine, Loader } from '../cache/engine.js';
 import { strongEtag, type CacheEntry, type FoundEntry } from '../cache/entry.js';
 import { FairQueue } from '../cache/fair-queue.js';
-import type { TieredStore } from '../cache/tiered-store.js';
+import { firstToExpire, isFresh, stateOf } from '../cache/timeline.js';
 import { chargedTo, UPKEEP, type ConsumerCause } from '../domain/cause.js';
 import type { Clock } from '../domain/clock.js';
 import type { OrgScope } from '../domain/scope.js';
@@ -17,8 +17,8 @@ export interface ComposedList {
   /** Details known when it was composed, of `total` packages. */
   known: number;
   total: number;
-  /** When the first detail it used stops being fresh: complete and current until then. */
-  detailsFreshUntil: number;
+  /** The detail it used that stops being fresh first: complete and current while it is fresh. */
+  earliest: FoundEntry | undefined;
 }
 
 /** `X-Packages-Detail: known/total`: how complete a list answer is (the fast path and the router send it alike). */
@@ -41,9 +41,12 @@ interface Detail {
   held: FoundEntry | undefined;
 }
 
-/** A composition with the details it was made from, current while L1 is at `version`. */
+/**
+ * A composition with the details it was made from: current while each is the entry the tiers hold for
+ * its key (checked again only when L1 has changed since `checkedAt`, one of the engine's `changes`).
+ */
 interface Composition {
-  version: number;
+  checkedAt: number;
   composed: ComposedList;
   details: Detail[];
 }
@@ -65,9 +68,10 @@ export interface ListDetailsOptions {
  *   share it is not fetched, and the next consumer with share left that asks for the list fetches it;
  * - a detail held but expired is kept fresh by the service itself (`upkeep`: charged to nobody, within
  *   the governor's upkeep share, never during a 429 block), round robin by scope.
- * Fetches nobody waits for run a few at a time, in a bounded queue. A composition is kept until L1
- * changes (a detail stored here, or dropped because it changed on another instance), so a changed
- * detail reaches every instance's list answer and its ETag.
+ * Fetches nobody waits for run a few at a time, in a bounded queue. A composition is kept while its own
+ * details are the ones held (none stored anew here, none dropped because it changed on another
+ * instance), so a changed detail reaches every instance's list answer and its ETag, and a write of any
+ * other key leaves it be.
  */
 export class ListDetails {
   readonly #composed = new WeakMap<FoundEntry, Composition>();
@@ -77,7 +81,6 @@ export class ListDetails {
 
   constructor(
     private readonly engine: CacheEngine,
-    private readonly store: TieredStore,
     private readonly packages: PackageService,
     private readonly clock: Clock,
     opts: ListDetailsOptions = { concurrency: 4, queueLength: 10_000 },
@@ -120,27 +123,30 @@ export class ListDetails {
 
   #current(list: FoundEntry): Composition | undefined {
     const held = this.#composed.get(list);
-    return held && held.version === this.store.l1.version ? held : undefined;
+    if (!held) return undefined;
+    const changes = this.engine.changes;
+    if (held.checkedAt === changes) return held;
+    // L1 changed somewhere: still current if every detail it was made from is the one held.
+    if (!held.details.every((d) => found(this.engine.peek(d.key)) === d.held)) return undefined;
+    held.checkedAt = changes;
+    return held;
   }
 
   async #compose(list: FoundEntry, scope: OrgScope): Promise<Composition> {
     const items = packagesOf(list);
-    // L1 first; else L2, which another instance may have filled (and which refills L1). Read at once.
-    const details = await Promise.all(
-      items.map(async (p): Promise<Detail> => {
-        const key = detailKey(p, scope);
-        const entry = this.store.l1.peek(key) ?? (await this.store.get(key))?.entry;
-        const owner = detailScope(p, scope);
-        return { key, load: this.packages.detailLoader(p.id, owner), lane: listKey(owner), held: found(entry) };
-      }),
-    );
+    // L1 first; else Redis, which another instance may have filled (and which refills L1): all at once.
+    const held = await this.engine.heldMany(items.map((p) => detailKey(p, scope)));
+    const details = items.map((p, i): Detail => {
+      const owner = detailScope(p, scope);
+      return { key: detailKey(p, scope), load: this.packages.detailLoader(p.id, owner), lane: listKey(owner), held: found(held[i]) };
+    });
     let known = 0;
-    let detailsFreshUntil = Infinity;
+    let earliest: FoundEntry | undefined;
     const packages = items.map((p, i) => {
       const held = details[i]!.held;
       if (!held) return p;
       known++;
-      detailsFreshUntil = Math.min(detailsFreshUntil, held.freshUntil);
+      earliest = firstToExpire(held, earliest);
       // The list gives membership and its own fields; the detail fills what the list does not send.
       const detail = packageOf(held);
       const filled = { ...p };
@@ -148,8 +154,8 @@ export class ListDetails {
       return filled;
     });
     const body = JSON.stringify({ packages });
-    const composed: ComposedList = { entry: { ...list, body, etag: strongEtag(body) }, known, total: items.length, detailsFreshUntil };
-    const composition = { version: this.store.l1.version, composed, details };
+    const composed: ComposedList = { entry: { ...list, body, etag: strongEtag(body) }, known, total: items.length, earliest };
+    const composition = { checkedAt: this.engine.changes, composed, details };
     this.#composed.set(list, composition);
     return composition;
   }
@@ -157,9 +163,9 @@ export class ListDetails {
   /** Queues the upkeep of the held details past their freshness, as the service's own work. */
   #keepFresh({ composed, details }: Composition): void {
     const now = this.clock.now();
-    if (now < composed.detailsFreshUntil) return;
+    if (!composed.earliest || isFresh(stateOf(composed.earliest, now))) return;
     for (const d of details) {
-      if (!d.held || now < d.held.freshUntil || this.#queue.has(d.key)) continue;
+      if (!d.held || isFresh(stateOf(d.held, now)) || this.#queue.has(d.key)) continue;
       const tried = this.#attempted.get(d.key);
       if (tried !== undefined && now - tried < UPKEEP_RETRY_MS) continue;
       this.#attempted.set(d.key, now);

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { detailKey, listKey } from './keys.js';
 import type { CacheEntry } from '../cache/entry.js';
-import type { MemoryStore } from '../cache/memory-store.js';
+import type { CacheEngine } from '../cache/engine.js';
+import { isFresh, stateOf } from '../cache/timeline.js';
 import type { Clock } from '../domain/clock.js';
 import type { CorsPolicy } from '../http/cors.js';
 import { ifNoneMatchMatches } from '../http/etag.js';
@@ -29,13 +30,13 @@ const bodies = new WeakMap<CacheEntry, Buffer>();
  * refresh-ahead window also takes the router, which starts the refresh.
  */
 export function createHitPath(
-  l1: MemoryStore,
+  engine: CacheEngine,
   clock: Clock,
   log: RequestLog,
   onHit: () => void,
-  opts: { refreshAheadMs: number; authRequired: boolean; cors: CorsPolicy | null; details: ListDetails | null },
+  opts: { refreshAheadMs: number; swrMs: number; authRequired: boolean; cors: CorsPolicy | null; details: ListDetails | null },
 ) {
-  const { refreshAheadMs, authRequired, cors, details } = opts;
+  const { authRequired, cors, details } = opts;
   // Without a key and AUTH_REQUIRED, only public answers reach here: the same for everyone.
   const shared = isShared(true, false, authRequired);
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
@@ -45,19 +46,19 @@ export function createHitPath(
     const h = req.headers;
     if (h.authorization !== undefined || h['x-api-key'] !== undefined) return false;
     const url = req.url!;
-    const key = url === PACKAGES_ROUTE ? PUBLIC_LIST : url.startsWith(REF_PREFIX) ? refKey(url.slice(REF_PREFIX.length), l1) : null;
+    const key = url === PACKAGES_ROUTE ? PUBLIC_LIST : url.startsWith(REF_PREFIX) ? refKey(url.slice(REF_PREFIX.length), engine) : null;
     if (!key) return false;
-    const entry = l1.peek(key);
+    const entry = engine.peek(key);
     const now = clock.now();
     // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
-    if (!entry || entry.kind !== 'found' || now >= entry.freshUntil - refreshAheadMs) return false;
+    if (!entry || entry.kind !== 'found' || stateOf(entry, now, opts) !== 'fresh') return false;
     // A list is answered composed with its details: only when complete and current, else the router
     // composes it (and fetches what is missing).
     let answer = entry;
     let more: Record<string, string> | undefined;
     if (key === PUBLIC_LIST && details) {
       const composed = details.cached(entry);
-      if (!composed || composed.known < composed.total || now >= composed.detailsFreshUntil) return false;
+      if (!composed || composed.known < composed.total || !composed.earliest || !isFresh(stateOf(composed.earliest, now))) return false;
       answer = composed.entry;
       more = detailHeader(composed);
     }
@@ -89,9 +90,9 @@ export function createHitPath(
  * the router finds it: through the public list held in L1. Null when the list is not held or does not
  * name the ref (the router answers those).
  */
-function refKey(segment: string, l1: MemoryStore): string | null {
+function refKey(segment: string, engine: CacheEngine): string | null {
   const ref = parseRef(segment);
-  const list = ref && l1.peek(PUBLIC_LIST);
+  const list = ref && engine.peek(PUBLIC_LIST);
   const listed = list?.kind === 'found' ? memberOf(list, ref!) : undefined;
   return listed ? detailKey(listed, PUBLIC) : null;
 }

@@ -1,4 +1,4 @@
-import type { TieredStore } from '../cache/tiered-store.js';
+import type { CacheEngine } from '../cache/engine.js';
 import type { PackageLookup } from '../domain/scope.js';
 import type { ResourceDefinition } from '../resource/resource.js';
 import { mountPackageCompat } from './compat.js';
@@ -21,22 +21,22 @@ export const packagesResource: ResourceDefinition = {
   create(parts) {
     const { config } = parts;
     const packages = new PackageService(parts.engine, parts.client, config.detailFreshMs);
-    const details = config.listDetails ? new ListDetails(parts.engine, parts.store, packages, parts.clock) : null;
+    const details = config.listDetails ? new ListDetails(parts.engine, packages, parts.clock) : null;
     const causeOf = requestCause({ ...config, clock: parts.clock });
     return {
-      routes: packageRoutes({ ...parts, ...config, packages, details, causeOf, l1: parts.store.l1 }),
+      routes: packageRoutes({ ...parts, ...config, packages, details, causeOf }),
       compat: mountPackageCompat({ packages, causeOf }),
       document: documentPackages,
-      purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.store)) : purgePatterns(target)),
+      purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.engine)) : purgePatterns(target)),
       settle: async () => details?.settle(),
-      fastPath: createHitPath(parts.store.l1, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
+      fastPath: createHitPath(parts.engine, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
     };
   },
 };
 
 /** The ids a purge of `lookup` names: the id itself, or the ids that the lists held in either tier give a permalink. */
-async function packageIds(lookup: PackageLookup, store: TieredStore): Promise<string[]> {
+async function packageIds(lookup: PackageLookup, engine: CacheEngine): Promise<string[]> {
   if (lookup.by === 'id') return [lookup.value];
-  const lists = await store.matching(LIST_PATTERNS);
+  const lists = await engine.matching(LIST_PATTERNS);
   return [...new Set(lists.flatMap((list) => (list.kind === 'found' ? (memberOf(list, lookup)?.id ?? []) : [])))];
 }

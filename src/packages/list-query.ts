@@ -1,4 +1,4 @@
-import type { MemoryStore } from '../cache/memory-store.js';
+import type { CacheEngine } from '../cache/engine.js';
 import { z } from 'zod';
 import { strongEtag, type FoundEntry } from '../cache/entry.js';
 import type { Package } from './model.js';
@@ -36,18 +36,18 @@ export type ListConveniences = { [K in keyof typeof listConveniences]?: z.output
  * query): a repeated query costs a lookup, and every shape kept is counted in L1's bytes and bounded by them.
  */
 export class ListShaper {
-  constructor(private readonly l1: MemoryStore) {}
+  constructor(private readonly cache: Pick<CacheEngine, 'derived' | 'keepDerived'>) {}
 
   shape(entry: FoundEntry, q: ListConveniences): FoundEntry {
     const key = `${entry.etag}|${entry.storedAt}|${JSON.stringify(q)}`;
-    const held = this.l1.derived(key);
+    const held = this.cache.derived(key);
     if (held) return held;
     // Grouped on the whole packages, so trimming `fields` cannot hide the group a package belongs to.
     const selected = apply(packagesOf(entry), { ...q, fields: undefined }) as Package[];
     const trim = (packages: Array<Partial<Package>>) => (q.fields ? packages.map((p) => keep(p, q.fields!)) : packages);
     const body = JSON.stringify(q.group_by ? { groups: byGroup(selected).map((g) => ({ ...g, packages: trim(g.packages) })) } : { packages: trim(selected) });
     const shaped = { ...entry, body, etag: strongEtag(body) };
-    this.l1.keepDerived(key, shaped);
+    this.cache.keepDerived(key, shaped);
     return shaped;
   }
 }

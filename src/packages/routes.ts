@@ -12,11 +12,11 @@ import { toAppError } from '../http/upstream-errors.js';
 import { packageRefParam, PUBLIC, type OrgScope } from '../domain/scope.js';
 import { listQuery, scopeQuery } from './params.js';
 import { ListShaper } from './list-query.js';
-import type { MemoryStore } from '../cache/memory-store.js';
 import { detailHeader, type ListDetails } from './details.js';
 import type { PackageService } from './service.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
 import type { ConsumerCause } from '../domain/cause.js';
+import type { CacheEngine } from '../cache/engine.js';
 
 /** The route patterns, also the `route` label of metrics and request lines. */
 export const PACKAGES_ROUTE = '/packages';
@@ -34,7 +34,7 @@ export interface PackageRoutesDeps {
   /** Null with CACHE_LIST_DETAILS=false: lists carry Katapult's list fields only. */
   details: ListDetails | null;
   /** Where shaped answers are kept, within L1's byte bound. */
-  l1: MemoryStore;
+  engine: CacheEngine;
   /** Every resource's not-found codes, in this service's words. */
   notFound: NotFoundCatalog;
 }
@@ -48,7 +48,7 @@ export function packageRoutes(deps: PackageRoutesDeps): Hono<AppEnv> {
   // Who is calling, and within their request limit (`/packages/*` matches `/packages` itself too).
   routes.use(`${PACKAGES_ROUTE}/*`, consumerAuth(deps.consumerKeys, deps.limiter, dialect));
 
-  const shaper = new ListShaper(deps.l1);
+  const shaper = new ListShaper(deps.engine);
   /** `finish` turns a found entry into the answer's representation (a list's composition and shape), with more headers. */
   type Finish = (entry: FoundEntry) => Promise<{ entry: FoundEntry; headers: Record<string, string> }>;
   const answer = async (c: AppContext, scope: OrgScope, serve: () => Promise<Served>, finish?: Finish) => {

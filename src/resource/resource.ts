@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { ConsumerLimiter } from '../auth/rate-limit.js';
 import type { CacheEngine } from '../cache/engine.js';
-import type { TieredStore } from '../cache/tiered-store.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../domain/clock.js';
 import type { OrgRef, PackageLookup } from '../domain/scope.js';
@@ -19,9 +18,9 @@ export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: 
 
 /** The shared parts a resource is built from; its own parts (service, routes, keys) it builds itself. */
 export interface ResourceParts {
+  /** The one way to the cache tiers. */
   engine: CacheEngine;
   client: KatapultClient;
-  store: TieredStore;
   clock: Clock;
   config: Config;
   limiter: ConsumerLimiter;
