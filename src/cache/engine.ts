@@ -5,6 +5,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { strongEtag, type CacheEntry, type FoundEntry, type Served } from './entry.js';
 import type { Tier, TieredStore } from './tiered-store.js';
+import type { WriteOutcome } from './redis-store.js';
 import { isFresh, stateOf, type Windows } from './timeline.js';
 
 /**
@@ -228,18 +229,22 @@ export class CacheEngine {
     const deadline = Math.min(this.o.clock.now() + (servable ? this.o.staleWaitMs : this.o.waitMs), own);
     for (;;) {
       const acquired = lock ? await lock.acquire(key) : null;
-      if (!acquired) return this.#loadAndStore(key, load, previous, cause, 0);
+      if (!acquired) return (await this.#loadAndStore(key, load, previous, cause, 0)).served;
       if (acquired.kind === 'failed') throw failures.fromMark(acquired.error, 'a refresh of this key failed moments ago');
       if (acquired.kind === 'acquired') {
         const stopHeartbeat = lock!.heartbeat(key, acquired.fence);
+        // The write of the result lets go of the lock in the same round trip; otherwise it is released here.
+        let released = false;
         try {
           // Another instance may have refreshed between our read and our lock: then no upstream call.
-          const current = await store.shared(key);
+          const { current } = acquired;
           if (current && current.storedAt > (previous?.storedAt ?? -Infinity) && isFresh(stateOf(current, this.o.clock.now()))) {
             await store.fill(key, current);
             return fromElsewhere(current, previous);
           }
-          return await this.#loadAndStore(key, load, previous, cause, acquired.fence);
+          const { served, outcome } = await this.#loadAndStore(key, load, previous, cause, acquired.fence);
+          released = outcome !== 'failed';
+          return served;
         } catch (err) {
           // Upstream itself failed: the others stop waiting and serve stale. A refusal by our own guards
           // is not marked: it may not apply to the next caller.
@@ -247,7 +252,7 @@ export class CacheEngine {
           throw err;
         } finally {
           stopHeartbeat();
-          await lock!.release(key, acquired.fence);
+          if (!released) await lock!.release(key, acquired.fence);
         }
       }
       const waited = await lock!.waitFor(key, previous?.storedAt ?? -Infinity, deadline);
@@ -265,7 +270,7 @@ export class CacheEngine {
     }
   }
 
-  async #loadAndStore(key: string, load: Loader, previous: CacheEntry | undefined, cause: Cause, fence: number): Promise<Served> {
+  async #loadAndStore(key: string, load: Loader, previous: CacheEntry | undefined, cause: Cause, fence: number): Promise<{ served: Served; outcome: WriteOutcome }> {
     const loaded = await load(previous?.kind === 'found' ? previous : undefined, cause);
     const now = this.o.clock.now();
     const times = (freshMs: number, staleMs: number) => ({ storedAt: now, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs });
@@ -276,9 +281,9 @@ export class CacheEngine {
       const { body, upstreamEtags, pages } = loaded.kind === 'found' ? loaded : (previous as FoundEntry);
       entry = { kind: 'found', body, etag: strongEtag(body), upstreamEtags, pages, ...times(loaded.freshMs ?? this.o.freshMs, this.o.staleMs) };
     }
-    await this.o.store.set(key, entry, fence);
+    const outcome = await this.o.store.set(key, entry, fence);
     const unchanged = previous?.kind === 'found' && entry.kind === 'found' && previous.etag === entry.etag;
-    return { entry, status: unchanged ? 'REVALIDATED' : 'MISS', tier: null, refreshError: null, coalesced: false };
+    return { served: { entry, status: unchanged ? 'REVALIDATED' : 'MISS', tier: null, refreshError: null, coalesced: false }, outcome };
   }
 }
 

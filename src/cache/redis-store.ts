@@ -10,13 +10,15 @@ import { INVALIDATION_CHANNEL } from './keys.js';
 /**
  * Writes an entry hash unless a newer lock holder already wrote it (fencing), and tells other instances
  * when the representation changed. When the ETag is the same, only the times move: the body is not
- * rewritten and nothing is broadcast.
- * KEYS[1] entry. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil, pages, code.
+ * rewritten and nothing is broadcast. A lock holder's write also lets go of its lock (`refresh-lock.ts`),
+ * in the same round trip.
+ * KEYS[1] entry, KEYS[2] its lock. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil, pages, code.
  */
 const WRITE = `
 local fence = tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
 if fence > 0 and current > fence then return 'fenced' end
+if fence > 0 and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 local previous = redis.call('HGET', KEYS[1], 'etag')
 if previous == ARGV[6] then
   redis.call('HSET', KEYS[1], 'upstreamEtags', ARGV[7], 'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11])
@@ -56,7 +58,7 @@ export class RedisStore implements CacheStore {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    guard.client.defineCommand('kbffWrite', { numberOfKeys: 1, lua: WRITE });
+    guard.client.defineCommand('kbffWrite', { numberOfKeys: 2, lua: WRITE });
   }
 
   /**
@@ -114,7 +116,10 @@ export class RedisStore implements CacheStore {
     await this.write(key, entry, 0);
   }
 
-  /** Writes `entry` unless an entry written under a higher fence (a later lock holder) is there. */
+  /**
+   * Writes `entry` unless an entry written under a higher fence (a later lock holder) is there; a holder's
+   * write (`fence` > 0) releases its lock too, unless it was `fenced`.
+   */
   async write(key: string, entry: CacheEntry, fence: number): Promise<WriteOutcome> {
     // Physical TTL = end of the stale window; logical freshness lives in the entry.
     const ttlMs = Math.ceil(entry.staleUntil - this.clock.now());
@@ -122,6 +127,7 @@ export class RedisStore implements CacheStore {
     const outcome = await this.guard.run('write', (r) =>
       r.kbffWrite(
         key,
+        `${key}:lock`,
         fence,
         ttlMs,
         INVALIDATION_CHANNEL,

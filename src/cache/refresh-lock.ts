@@ -13,19 +13,21 @@ import type { Clock } from '../domain/clock.js';
  * instead of each calling upstream in turn.
  *
  * Keys sit beside the entry's and share its `{…}` hash tag: `<entry>:lock`, `<entry>:fence`, `<entry>:fail`.
+ * Taking the lock answers the entry as it is then, so the holder sees every write made before it took
+ * the lock in the same round trip (another instance may have refreshed the key since this one read it).
  */
 const ACQUIRE = `
 local failed = redis.call('GET', KEYS[3])
 if failed then
   local kind, untilMs = string.match(failed, '^(%S+) (%d+)$')
-  if kind and tonumber(untilMs) > tonumber(ARGV[2]) then return {0, kind} end
+  if kind and tonumber(untilMs) > tonumber(ARGV[2]) then return {0, kind, {}} end
 end
 if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then
   local fence = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
-  return {fence, ''}
+  return {fence, '', redis.call('HGETALL', KEYS[4])}
 end
-return {0, ''}
+return {0, '', {}}
 `;
 
 const RELEASE = `
@@ -41,14 +43,15 @@ return 0
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    kbffAcquire(lock: string, fence: string, fail: string, ttlMs: number, nowMs: number): Result<[number, string], Context>;
+    kbffAcquire(lock: string, fence: string, fail: string, entry: string, ttlMs: number, nowMs: number): Result<[number, string, string[]], Context>;
     kbffRelease(lock: string, fence: string): Result<number, Context>;
     kbffRenew(lock: string, fence: string, leaseMs: number): Result<number, Context>;
   }
 }
 
 export type Acquired =
-  | { kind: 'acquired'; fence: number }
+  /** This instance refreshes; `current` is the entry Redis held when it took the lock. */
+  | { kind: 'acquired'; fence: number; current: CacheEntry | undefined }
   /** Another instance is refreshing: wait for its result. */
   | { kind: 'busy' }
   /** The last refresh failed moments ago; its error stands for a short while. */
@@ -77,18 +80,21 @@ export class RefreshLock {
     private readonly clock: Clock,
     private readonly opts: RefreshLockOptions,
   ) {
-    guard.client.defineCommand('kbffAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    guard.client.defineCommand('kbffAcquire', { numberOfKeys: 4, lua: ACQUIRE });
     guard.client.defineCommand('kbffRelease', { numberOfKeys: 1, lua: RELEASE });
     guard.client.defineCommand('kbffRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
   /** Null when Redis cannot answer: the caller refreshes on its own (per-instance single-flight only). */
   async acquire(key: string): Promise<Acquired | null> {
-    const answer = await this.guard.run('lock', (r) => r.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, this.opts.leaseMs, this.clock.now()));
+    const answer = await this.guard.run('lock', (r) => r.kbffAcquire(`${key}:lock`, `${key}:fence`, `${key}:fail`, key, this.opts.leaseMs, this.clock.now()));
     if (!answer) return null;
-    const [fence, failed] = answer;
+    const [fence, failed, fields] = answer;
     if (failed) return { kind: 'failed', error: failed };
-    return fence > 0 ? { kind: 'acquired', fence } : { kind: 'busy' };
+    if (fence <= 0) return { kind: 'busy' };
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) hash[fields[i]!] = fields[i + 1]!;
+    return { kind: 'acquired', fence, current: this.store.parse(key, hash) };
   }
 
   /**

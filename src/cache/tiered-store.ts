@@ -30,14 +30,6 @@ export class TieredStore {
     return local ? { entry: local, tier: 'l1' } : undefined;
   }
 
-  /**
-   * The shared tier's entry, read past L1 and sent now: what another instance may have stored since this
-   * one cached the key, up to this moment. Undefined without Redis, or when it holds none.
-   */
-  async shared(key: string): Promise<CacheEntry | undefined> {
-    return this.l2?.read(key);
-  }
-
   /** The entries under every key matching one of `patterns` (globs), in either tier: for an admin's purge. */
   async matching(patterns: string[]): Promise<CacheEntry[]> {
     return [...this.l1.matching(patterns.map(globToRegExp)), ...((await this.l2?.matching(patterns)) ?? [])];

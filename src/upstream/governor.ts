@@ -72,6 +72,8 @@ export class BudgetGovernor {
   #localUsed = 0;
   /** The fleet's count this minute, as Redis last answered it. */
   #sharedUsed = 0;
+  /** While Redis is away: what the fleet had spent this minute when it went, as best this instance knew. */
+  #spentBeforeAway: number | null = null;
   #remaining: number | null = null;
   #blockedUntil = 0;
   /** The minute in which each kind of refusal was last logged: one line per minute, not per request. */
@@ -104,14 +106,20 @@ export class BudgetGovernor {
     const shared = await this.#takeShared(now, limit, carried);
     if (shared === null) {
       // Redis away: this instance's part of what the fleet had left when it last counted, never the
-      // whole budget each, or a paused Redis would multiply the budget by the number of instances.
-      const part = Math.floor(Math.max(0, limit - this.#sharedUsed) / Math.max(1, this.fleetSize()));
+      // whole budget each, or a paused Redis would multiply the budget by the number of instances. What
+      // the fleet had spent is the freshest count it knows (Redis' last, or Katapult's since), and the
+      // limit keeps the reserve back as a margin: the others may have spent a little since it counted.
+      // Without Redis at all, the instance is the whole fleet and knows every call.
+      this.#spentBeforeAway ??= Math.max(this.#sharedUsed, this.#remaining === null ? 0 : this.#permitted - this.#remaining);
+      const margin = this.redis ? Math.floor((limit * (100 - this.reservePercent)) / 100) : limit;
+      const part = Math.floor(Math.max(0, margin - this.#spentBeforeAway) / Math.max(1, this.fleetSize()));
       if (this.#localUsed >= part) throw this.#refusal(`${priority} share of the budget used`);
       this.#localUsed++;
       return;
     }
     // What was spent while Redis was away is in the fleet's count now.
     this.#localUsed -= carried;
+    this.#spentBeforeAway = null;
     const [used, flag] = shared;
     if (flag > 0) {
       this.#blockedUntil = flag;
@@ -188,6 +196,7 @@ export class BudgetGovernor {
     this.#minute = minute;
     this.#localUsed = 0;
     this.#sharedUsed = 0;
+    this.#spentBeforeAway = null;
     this.#remaining = null;
   }
 
