@@ -98,7 +98,6 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   });
   // Each consumer's share of the token's budget: configured, or a tenth of what Katapult says it permits.
   const share = new ConsumerShare(
-    guard,
     clock,
     logger,
     () => config.consumerUpstreamPerMinute ?? Math.max(1, Math.floor(governor.permitted / 10)),

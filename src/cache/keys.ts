@@ -26,9 +26,12 @@ export function bucketKey(consumer: string): string {
   return `${PREFIX}{rl:${encodeURIComponent(consumer)}}`;
 }
 
-/** A consumer's count of upstream calls in one clock minute (`upstream/consumer-share.ts`). */
+/**
+ * A consumer's count of upstream calls in one clock minute (`upstream/consumer-share.ts`): beside the
+ * budget's count, under its hash tag, so one script checks and counts both.
+ */
 export function shareKey(chargeTo: string, minute: number): string {
-  return `${PREFIX}{share:${encodeURIComponent(chargeTo)}}:${minute}`;
+  return `${BUDGET_KEY}:share:${encodeURIComponent(chargeTo)}:${minute}`;
 }
 
 /** A cached item's key: its resource's namespace, the scope, and the item within it (none for a list). */

@@ -60,8 +60,8 @@ export class UpstreamGate {
       let backoffMs = 0;
       try {
         try {
-          if (cause.priority === 'consumer') await this.share?.take(cause.chargeTo);
-          await this.governor.take(cause.priority);
+          // The consumer's share and the budget, checked and counted together.
+          await this.governor.take(cause.priority, cause.priority === 'consumer' ? this.share?.claim(cause.chargeTo) : undefined);
         } catch (err) {
           this.breaker.cancel();
           if (err instanceof UpstreamError && isOwnRefusal(err)) this.onRefused(err.upstreamCode!);

@@ -3,16 +3,20 @@ import type { RedisGuard } from '../redis/guard.js';
 import { BUDGET_KEY } from '../cache/keys.js';
 import type { Clock } from '../domain/clock.js';
 import type { Priority } from '../domain/cause.js';
+import type { ShareClaim } from './consumer-share.js';
 import type { Logger } from '../observability/logger.js';
 import { REFUSED_BY_GOVERNOR, UpstreamError } from './errors.js';
 import type { RateLimit } from './rate-limit.js';
 
 
 /**
- * Counts this minute's upstream calls and lets one through only while the budget allows it.
- * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block (its end, on the service clock). ARGV: limit,
- * counter ttl ms, now, calls this instance made this minute while Redis was away (added to the count first).
- * Answers {count after the call, 0} when allowed, {count, -1} when over the limit, {0, blockedUntil} when blocked.
+ * Counts this minute's upstream calls and lets one through only while the budget allows it, and the
+ * share of the consumer that causes it (when one is claimed): both checked and counted at once.
+ * KEYS[1] this minute's counter, KEYS[2] the fleet-wide block (its end, on the service clock), KEYS[3] the
+ * consumer's counter for this minute. ARGV: limit, counter ttl ms, now, calls this instance made this
+ * minute while Redis was away (added to the count first), the consumer's share (0: none claimed).
+ * Answers {count after the call, 0} when allowed, {count, -1} when over the limit, {0, blockedUntil} when
+ * blocked, {consumer's count, -2} when its share is spent.
  */
 const TAKE = `
 local carried = tonumber(ARGV[4])
@@ -22,16 +26,22 @@ if carried > 0 then
 end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > tonumber(ARGV[3]) then return {0, blocked} end
+local share = tonumber(ARGV[5])
+if share > 0 then
+  local spent = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if spent >= share then return {spent, -2} end
+end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used >= tonumber(ARGV[1]) then return {used, -1} end
 used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if share > 0 and redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
 return {used, 0}
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    kbffTake(counter: string, blocked: string, limit: number, ttlMs: number, nowMs: number, carried: number): Result<[number, number], Context>;
+    kbffTake(counter: string, blocked: string, share: string, limit: number, ttlMs: number, nowMs: number, carried: number, shareLimit: number): Result<[number, number], Context>;
   }
 }
 
@@ -90,11 +100,15 @@ export class BudgetGovernor {
     private readonly fleetSize: () => number = () => 1,
   ) {
     this.#permitted = defaultPermitted;
-    redis?.client.defineCommand('kbffTake', { numberOfKeys: 2, lua: TAKE });
+    redis?.client.defineCommand('kbffTake', { numberOfKeys: 3, lua: TAKE });
   }
 
-  /** Resolves when a call may go; throws `rate_limited` (with no upstream call made) when it may not. */
-  async take(priority: Priority): Promise<void> {
+  /**
+   * Resolves when a call may go, counted against the budget and against `share` (the causing consumer's,
+   * when it has one); throws `rate_limited` or `share_exhausted` (with no upstream call made, nothing
+   * counted) when it may not.
+   */
+  async take(priority: Priority, share?: ShareClaim): Promise<void> {
     const now = this.clock.now();
     this.#roll(now);
     if (now < this.#blockedUntil) throw this.#refusal('budget spent until the next minute');
@@ -103,7 +117,7 @@ export class BudgetGovernor {
     if (this.#remaining !== null && this.#permitted - this.#remaining >= limit) throw this.#refusal(`${priority} share of the budget used`);
 
     const carried = this.#localUsed;
-    const shared = await this.#takeShared(now, limit, carried);
+    const shared = await this.#takeShared(now, limit, carried, share);
     if (shared === null) {
       // Redis away: this instance's part of what the fleet had left when it last counted, never the
       // whole budget each, or a paused Redis would multiply the budget by the number of instances. What
@@ -114,6 +128,7 @@ export class BudgetGovernor {
       const margin = this.redis ? Math.floor((limit * (100 - this.reservePercent)) / 100) : limit;
       const part = Math.floor(Math.max(0, margin - this.#spentBeforeAway) / Math.max(1, this.fleetSize()));
       if (this.#localUsed >= part) throw this.#refusal(`${priority} share of the budget used`);
+      share?.takeLocally();
       this.#localUsed++;
       return;
     }
@@ -121,6 +136,7 @@ export class BudgetGovernor {
     this.#localUsed -= carried;
     this.#spentBeforeAway = null;
     const [used, flag] = shared;
+    if (flag === -2) share!.refuse();
     if (flag > 0) {
       this.#blockedUntil = flag;
       throw this.#refusal('budget spent until the next minute');
@@ -200,10 +216,10 @@ export class BudgetGovernor {
     this.#remaining = null;
   }
 
-  async #takeShared(now: number, limit: number, carried: number): Promise<[number, number] | null> {
+  async #takeShared(now: number, limit: number, carried: number, share: ShareClaim | undefined): Promise<[number, number] | null> {
     const minute = Math.floor(now / MINUTE_MS);
     // Null when Redis is away: count in this instance alone until it is back.
-    return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, limit, 2 * MINUTE_MS, now, carried))) ?? null;
+    return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, share?.key ?? `${KEY}:share:none`, limit, 2 * MINUTE_MS, now, carried, share?.limit ?? 0))) ?? null;
   }
 
   #refusal(why: string): UpstreamError {

@@ -27,6 +27,7 @@ export class RedisProxy {
   #server: Server | null = null;
   #sockets = new Set<Socket>();
   #hanging = false;
+  #delayMs = 0;
   /** Answers held back while Redis is stalled, in order; null when it is not. */
   #held: Array<() => void> | null = null;
   port = 0;
@@ -54,6 +55,8 @@ export class RedisProxy {
       upstream.on('data', (d) => {
         if (this.#hanging) return;
         if (this.#held) this.#held.push(() => client.write(d));
+        // Timers of one delay fire in the order they were set: answers stay in order.
+        else if (this.#delayMs) setTimeout(() => client.write(d), this.#delayMs);
         else client.write(d);
       });
     });
@@ -74,6 +77,11 @@ export class RedisProxy {
     const held = this.#held;
     this.#held = on ? (held ?? []) : null;
     if (!on) for (const deliver of held ?? []) deliver();
+  }
+
+  /** Redis is `ms` away: every answer arrives that much later, so each round trip a request waits on costs `ms`. */
+  delay(ms: number): void {
+    this.#delayMs = ms;
   }
 
   /** Redis accepts bytes and never answers. */
