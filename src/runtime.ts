@@ -22,6 +22,7 @@ import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
 import { packagesResource } from './packages/index.js';
 import { SCOPE_NOT_FOUND, type ResourceParts } from './resource/resource.js';
+import { routeKit } from './resource/route-kit.js';
 import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { ConsumerShare } from './upstream/consumer-share.js';
@@ -150,7 +151,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
-  const shared: ResourceParts = { engine, client, clock, config, limiter, requestLog, cors, notFound, onFastHit: () => metrics.l1Hit() };
+  const kit = routeKit({ ...config, clock, limiter, notFound });
+  const shared: ResourceParts = { engine, client, clock, config, limiter, requestLog, cors, notFound, kit, onFastHit: () => metrics.l1Hit() };
   const resources = definitions.map((d) => d.create(shared));
   const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);

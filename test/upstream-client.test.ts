@@ -28,7 +28,8 @@ describe('Katapult client against the simulator', () => {
     client = new KatapultClient({
       baseUrl,
       token: new Secret(sim.token),
-      timeoutMs: 300,
+      // One deadline covers a whole walk (three pages here), on a machine that may be busy.
+      timeoutMs: 1000,
       notFoundCodes: new Set(['package_not_found', 'organization_not_found']),
       observe: (e) => observed.push({ endpoint: e.endpoint, status: e.status, remaining: e.rateLimit?.remaining ?? null }),
     });

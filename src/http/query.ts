@@ -25,3 +25,9 @@ export function printable(text: string): string {
   const clean = text.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
+
+/** The query string of a request URL, parsed; the router and the handlers read it the same way. */
+export function searchOf(url: string): URLSearchParams {
+  const q = url.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+}

@@ -8,7 +8,6 @@ import { documentPackages } from './openapi.js';
 import { packageRoutes } from './routes.js';
 import { memberOf, PackageService } from './service.js';
 import { ListDetails } from './details.js';
-import { requestCause } from '../http/cause.js';
 
 /** Katapult's virtual machine packages: the first cached resource. */
 export const packagesResource: ResourceDefinition = {
@@ -22,10 +21,9 @@ export const packagesResource: ResourceDefinition = {
     const { config } = parts;
     const packages = new PackageService(parts.engine, parts.client, config.detailFreshMs);
     const details = config.listDetails ? new ListDetails(parts.engine, packages, parts.clock) : null;
-    const causeOf = requestCause({ ...config, clock: parts.clock });
     return {
-      routes: packageRoutes({ ...parts, ...config, packages, details, causeOf }),
-      compat: mountPackageCompat({ packages, causeOf }),
+      routes: packageRoutes({ kit: parts.kit, engine: parts.engine, packages, details }),
+      compat: mountPackageCompat({ packages, causeOf: parts.kit.causeOf }),
       document: documentPackages,
       purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.engine)) : purgePatterns(target)),
       settle: async () => details?.settle(),

@@ -8,6 +8,7 @@ import type { OrgRef, PackageLookup } from '../domain/scope.js';
 import type { AppEnv } from '../http/context.js';
 import type { CorsPolicy } from '../http/cors.js';
 import type { NotFoundCatalog, NotFoundText } from '../http/errors.js';
+import type { RouteKit } from './route-kit.js';
 import type { OpenAPIRegistry } from '../http/openapi.js';
 import type { CompatKit } from '../katapult-compat/surface.js';
 import type { RequestLog } from '../observability/request-log.js';
@@ -30,6 +31,8 @@ export interface ResourceParts {
   cors: CorsPolicy | null;
   /** Every resource's not-found codes, merged: how a cached or upstream not-found is answered. */
   notFound: NotFoundCatalog;
+  /** What its simplified routes are built from: auth, who pays, the cached answer, refusals. */
+  kit: RouteKit;
 }
 
 /**
