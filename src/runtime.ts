@@ -23,6 +23,7 @@ import { RequestLog } from './observability/request-log.js';
 import { packagesResource } from './packages/index.js';
 import { SCOPE_NOT_FOUND, type ResourceParts } from './resource/resource.js';
 import { routeKit } from './resource/route-kit.js';
+import { createHitPath } from './http/hit-path.js';
 import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { ConsumerShare } from './upstream/consumer-share.js';
@@ -152,11 +153,11 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
   const kit = routeKit({ ...config, clock, limiter, notFound });
-  const shared: ResourceParts = { engine, client, clock, config, limiter, requestLog, cors, notFound, kit, onFastHit: () => metrics.l1Hit() };
+  const shared: ResourceParts = { engine, client, clock, config, kit };
   const resources = definitions.map((d) => d.create(shared));
   const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);
-  const fastPaths = resources.flatMap((r) => (r.fastPath ? [r.fastPath] : []));
+  const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors }, r.fastKeys)] : []));
 
   /** Every refresh and background fetch running now, in the engine or in any resource, finished. */
   const settle = async () => {

@@ -6,7 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import { strongEtag, type CacheEntry, type FoundEntry, type Served } from './entry.js';
 import type { Tier, TieredStore } from './tiered-store.js';
 import type { WriteOutcome } from './redis-store.js';
-import { isFresh, stateOf, type Windows } from './timeline.js';
+import { isFresh, stateOf } from './timeline.js';
 
 /**
  * What a loader learned from upstream: the held entry is still current, a new representation, or "no

@@ -7,7 +7,6 @@ import { chargedTo, UPKEEP, type ConsumerCause } from '../domain/cause.js';
 import type { Clock } from '../domain/clock.js';
 import type { OrgScope } from '../domain/scope.js';
 import { detailKey, detailScope, listKey } from './keys.js';
-import type { Package } from './model.js';
 import { packageOf, packagesOf, type PackageService } from './service.js';
 
 /** A list answer with every field: the list's membership and order, each package filled from its detail. */

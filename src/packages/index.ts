@@ -2,7 +2,7 @@ import type { CacheEngine } from '../cache/engine.js';
 import type { PackageLookup } from '../domain/scope.js';
 import type { ResourceDefinition } from '../resource/resource.js';
 import { mountPackageCompat } from './compat.js';
-import { createHitPath } from './hit-path.js';
+import { packageKeys } from './hit-path.js';
 import { LIST_PATTERNS, purgePatterns } from './keys.js';
 import { documentPackages } from './openapi.js';
 import { packageRoutes } from './routes.js';
@@ -27,7 +27,7 @@ export const packagesResource: ResourceDefinition = {
       document: documentPackages,
       purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.engine)) : purgePatterns(target)),
       settle: async () => details?.settle(),
-      fastPath: createHitPath(parts.engine, parts.clock, parts.requestLog, parts.onFastHit, { ...config, cors: parts.cors, details }),
+      fastKeys: packageKeys(parts.engine, details),
     };
   },
 };

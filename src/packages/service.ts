@@ -1,10 +1,10 @@
-import type { CacheEngine, Loaded, Loader } from '../cache/engine.js';
+import type { CacheEngine, Loader } from '../cache/engine.js';
 import { decodedOnce, type FoundEntry, type Served } from '../cache/entry.js';
 import { detailKey, detailScope, listKey } from './keys.js';
 import type { Cause } from '../domain/cause.js';
 import type { OrgScope, PackageLookup } from '../domain/scope.js';
-import { isNotFound } from '../upstream/errors.js';
 import type { KatapultClient } from '../upstream/katapult-client.js';
+import { getLoader, listLoader } from '../upstream/loaders.js';
 import { toPackage, type Package } from './model.js';
 import { getPackage, packageList } from './wire.js';
 
@@ -60,13 +60,23 @@ export class PackageService {
     return this.engine.resolve(detailKey(listed, scope), this.detailLoader(listed.id, detailScope(listed, scope)), cause);
   }
 
-  /** What loads one package's detail (the get by id) in its detail scope: also what fills the lists' details. */
+  /**
+   * What loads one listed package's detail (the get by id) in its detail scope: also what fills the lists'
+   * details. Its scope was decided by the list; Katapult's get takes no organization.
+   */
   detailLoader(id: string, scope: OrgScope): Loader {
-    return (previous, cause) => this.#loadPackage(id, scope, previous, cause);
+    return getLoader({
+      fetch: (ifNoneMatch, cause) => getPackage(this.client, { by: 'id', value: id }, ifNoneMatch, cause),
+      field: 'package',
+      map: toPackage,
+      freshMs: this.detailFreshMs,
+      // A package listed as public that has become private since stays out of the public scope.
+      refuse: (pkg) => (pkg.privacy !== 'public' && scope.kind === 'public' ? 'package_not_found' : null),
+    });
   }
 
   #listLoader(scope: OrgScope): Loader {
-    return (previous, cause) => this.#loadList(scope, previous, cause);
+    return listLoader(this.client, packageList(scope), 'packages', toPackage);
   }
 
   /**
@@ -88,45 +98,4 @@ export class PackageService {
     const { storedAt, freshUntil } = list.entry;
     return { ...served, entry: { kind: 'not_found', code: 'package_not_found', etag: '', storedAt, freshUntil, staleUntil: freshUntil } };
   }
-
-  async #loadList(scope: OrgScope, previous: FoundEntry | undefined, cause: Cause): Promise<Loaded> {
-    // Conditional only when we know what each held page contained: a 304 page is taken from the held body.
-    const held = previous?.pages?.length === previous?.upstreamEtags.length ? previous : undefined;
-    const conditional = held && held.upstreamEtags.every((e) => e !== null) ? held.upstreamEtags : undefined;
-    let res;
-    try {
-      res = await this.client.listAll(packageList(scope), conditional, cause);
-    } catch (err) {
-      if (isNotFound(err)) return { kind: 'not_found', code: err.upstreamCode };
-      throw err;
-    }
-    if (res.notModified) return { kind: 'not_modified' };
-    const heldPages = res.pages.some((p) => p.items === null) ? splitPages(held!) : [];
-    // Merged page by page by what each page held: upstream may send shorter pages than `per_page` asked for.
-    const pages = res.pages.map((page, i) => (page.items ? page.items.map(toPackage) : heldPages[i]!));
-    return { kind: 'found', body: JSON.stringify({ packages: pages.flat() }), upstreamEtags: res.pages.map((p) => p.etag), pages: pages.map((p) => p.length) };
-  }
-
-  /** A listed package's get. Its scope was decided by the list; Katapult's get takes no organization. */
-  async #loadPackage(id: string, scope: OrgScope, previous: FoundEntry | undefined, cause: Cause): Promise<Loaded> {
-    let res;
-    try {
-      res = await getPackage(this.client, { by: 'id', value: id }, previous?.upstreamEtags[0], cause);
-    } catch (err) {
-      if (isNotFound(err)) return { kind: 'not_found', code: err.upstreamCode };
-      throw err;
-    }
-    if (res.notModified) return { kind: 'not_modified', freshMs: this.detailFreshMs };
-    const pkg = toPackage(res.value);
-    // A package listed as public that has become private since stays out of the public scope.
-    if (pkg.privacy !== 'public' && scope.kind === 'public') return { kind: 'not_found', code: 'package_not_found' };
-    return { kind: 'found', body: JSON.stringify({ package: pkg }), upstreamEtags: [res.etag], freshMs: this.detailFreshMs };
-  }
-}
-
-/** A held list's packages, cut back into the upstream pages they came from. */
-function splitPages(list: FoundEntry): Package[][] {
-  const all = packagesOf(list);
-  let at = 0;
-  return list.pages!.map((n) => all.slice(at, (at += n)));
 }

@@ -1,17 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
-import type { ConsumerLimiter } from '../auth/rate-limit.js';
 import type { CacheEngine } from '../cache/engine.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../domain/clock.js';
 import type { OrgRef, PackageLookup } from '../domain/scope.js';
 import type { AppEnv } from '../http/context.js';
-import type { CorsPolicy } from '../http/cors.js';
-import type { NotFoundCatalog, NotFoundText } from '../http/errors.js';
+import type { FastKeyOf } from '../http/hit-path.js';
+import type { NotFoundText } from '../http/errors.js';
 import type { RouteKit } from './route-kit.js';
 import type { OpenAPIRegistry } from '../http/openapi.js';
 import type { CompatKit } from '../katapult-compat/surface.js';
-import type { RequestLog } from '../observability/request-log.js';
 import type { KatapultClient } from '../upstream/katapult-client.js';
 
 /** What `POST /admin/invalidate` names: everything, one organization, or one package. */
@@ -24,13 +21,6 @@ export interface ResourceParts {
   client: KatapultClient;
   clock: Clock;
   config: Config;
-  limiter: ConsumerLimiter;
-  requestLog: RequestLog;
-  /** Counts an answer its fast path gave from L1. */
-  onFastHit: () => void;
-  cors: CorsPolicy | null;
-  /** Every resource's not-found codes, merged: how a cached or upstream not-found is answered. */
-  notFound: NotFoundCatalog;
   /** What its simplified routes are built from: auth, who pays, the cached answer, refusals. */
   kit: RouteKit;
 }
@@ -73,6 +63,6 @@ export interface Resource {
   purgePatterns(target: PurgeTarget): Promise<string[]>;
   /** Resolves once its own background work (beyond the engine's refreshes) has finished. */
   settle?: () => Promise<void>;
-  /** Answers what it can from L1 before any router; false leaves the request to the routers. */
-  fastPath?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** What the cache-hit path in front of the routers may answer for it (`http/hit-path.ts`). */
+  fastKeys?: FastKeyOf;
 }

@@ -1,0 +1,87 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CacheEngine } from '../cache/engine.js';
+import type { CacheEntry, FoundEntry } from '../cache/entry.js';
+import { stateOf, type Windows } from '../cache/timeline.js';
+import type { Clock } from '../domain/clock.js';
+import type { RequestLog } from '../observability/request-log.js';
+import type { CorsPolicy } from './cors.js';
+import { ifNoneMatchMatches } from './etag.js';
+import { elapsedMs, requestId } from './request-context.js';
+import { cacheHeaders, isShared } from './respond.js';
+
+/**
+ * What a resource's fast path may answer for a keyless GET of `url` (its path, with no query): the cache
+ * key, the route label, and for an entry that is answered in another form (a list completed with its
+ * details), how to finish it, or null when only the router can. Null for a URL the router must answer.
+ */
+export type FastKeyOf = (url: string) => {
+  key: string;
+  route: string;
+  finish?: (entry: FoundEntry, now: number) => { entry: FoundEntry; headers: Record<string, string> } | null;
+} | null;
+
+/** Bytes of each entry's body, made once per entry rather than once per response. */
+const bodies = new WeakMap<CacheEntry, Buffer>();
+
+/**
+ * The cache-hit path, in front of the routers: a keyless GET of a public item whose entry is fresh in L1
+ * is answered straight from memory, with no routing, parsing or JSON encoding. It decides nothing of its
+ * own: which key a URL names is the resource's `keyOf` (built from its router's own parsers and keys),
+ * the timeline is `stateOf`, the caching headers and the public/private rule are `http/respond`'s, the
+ * CORS headers `CorsPolicy`'s. Anything else (a key, a miss, a stale entry, a query string, another
+ * method) returns false and takes the router, which gives the same answer more slowly. An entry in its
+ * refresh-ahead window also takes the router, which starts the refresh.
+ */
+export function createHitPath(
+  engine: CacheEngine,
+  clock: Clock,
+  log: RequestLog,
+  onHit: () => void,
+  opts: Windows & { authRequired: boolean; cors: CorsPolicy | null },
+  keyOf: FastKeyOf,
+) {
+  const { authRequired, cors } = opts;
+  // Without a key and AUTH_REQUIRED, only public answers reach here: the same for everyone.
+  const shared = isShared(true, false, authRequired);
+  return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
+    const started = performance.now();
+    if (req.method !== 'GET' || authRequired) return false;
+    // Keys are checked, limited and logged by the router.
+    const h = req.headers;
+    if (h.authorization !== undefined || h['x-api-key'] !== undefined) return false;
+    const url = req.url!;
+    const target = keyOf(url);
+    if (!target) return false;
+    const entry = engine.peek(target.key);
+    const now = clock.now();
+    // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
+    if (!entry || entry.kind !== 'found' || stateOf(entry, now, opts) !== 'fresh') return false;
+    let answer = entry;
+    let more: Record<string, string> | undefined;
+    if (target.finish) {
+      const finished = target.finish(entry, now);
+      if (!finished) return false;
+      answer = finished.entry;
+      more = finished.headers;
+    }
+
+    const id = requestId(h['x-request-id'] as string | undefined);
+    const notModified = ifNoneMatchMatches(h['if-none-match'], answer.etag);
+    const headers = cacheHeaders(answer, 'HIT', shared, now);
+    if (more) Object.assign(headers, more);
+    headers['x-request-id'] = id;
+    if (cors) Object.assign(headers, cors.answerHeaders(h.origin));
+    if (notModified) {
+      res.writeHead(304, headers).end();
+    } else {
+      let body = bodies.get(answer);
+      if (!body) bodies.set(answer, (body = Buffer.from(answer.body)));
+      headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-length'] = String(body.length);
+      res.writeHead(200, headers).end(body);
+    }
+    onHit();
+    log.write({ reqId: id, route: target.route, method: 'GET', path: url, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
+    return true;
+  };
+}
