@@ -21,7 +21,7 @@ import { LogSink } from './observability/log-sink.js';
 import { Metrics } from './observability/metrics.js';
 import { RequestLog } from './observability/request-log.js';
 import { packagesResource } from './packages/index.js';
-import { SCOPE_NOT_FOUND, type ResourceParts } from './resource/resource.js';
+import { SCOPE_NOT_FOUND, type ResourceDefinition, type ResourceParts } from './resource/resource.js';
 import { routeKit } from './resource/route-kit.js';
 import { createHitPath } from './http/hit-path.js';
 import { NotFoundCatalog } from './http/errors.js';
@@ -39,7 +39,12 @@ export interface RuntimeParts {
   fetch?: typeof fetch;
   /** Process metrics (memory, event loop); off where many instances share one test process. */
   defaultMetrics?: boolean;
+  /** The cached Katapult resources, instead of `RESOURCES` (a test adds one of its own). */
+  resources?: ResourceDefinition[];
 }
+
+/** The cached Katapult resources: a new one is a folder of its own and one entry here. */
+export const RESOURCES: ResourceDefinition[] = [packagesResource];
 
 export interface Runtime {
   deps: AppDeps;
@@ -110,8 +115,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     metrics.refusals.inc({ reason }),
   );
   metrics.watchUpstreamQueue(() => gate.queued);
-  // The cached Katapult resources: a new one is a folder of its own and one entry here.
-  const definitions = [packagesResource];
+  const definitions = parts.resources ?? RESOURCES;
   // Their not-found codes, which the client passes on and both error dialects answer (a bad one stops start-up).
   const notFound = new NotFoundCatalog([SCOPE_NOT_FOUND, ...definitions.map((d) => d.notFound)]);
   const client = new KatapultClient({

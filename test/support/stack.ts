@@ -1,6 +1,7 @@
 import type { Clock } from '../../src/domain/clock.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import type { ResourceDefinition } from '../../src/resource/resource.js';
 import { KatapultSimulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { API_KEYS } from './keys.js';
@@ -14,6 +15,8 @@ export interface StackOptions {
   logger?: Logger;
   /** Process metrics for the first instance (off by default: many instances share a test process). */
   defaultMetrics?: boolean;
+  /** The cached resources, when a test adds one of its own. */
+  resources?: ResourceDefinition[];
 }
 
 export interface Stack {
@@ -51,6 +54,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       clock: opts.clock,
       logger: opts.logger ?? createLogger('silent'),
       defaultMetrics: i === 0 && (opts.defaultMetrics ?? false),
+      resources: opts.resources,
     });
     runtimes.push(runtime);
     urls.push(await runtime.listen(0, '127.0.0.1'));
