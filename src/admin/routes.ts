@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { organizationParam, packageRefParam } from '../domain/scope.js';
 import type { PurgeTarget } from '../resource/resource.js';
 import { purge } from './invalidate.js';
+import { bearerToken } from '../auth/middleware.js';
 
 const target = z.union([
   z.strictObject({ all: z.literal(true) }),
@@ -33,8 +34,7 @@ export function adminRoutes(deps: {
   const expected = digest(deps.adminToken.reveal());
 
   routes.post('/admin/invalidate', async (c) => {
-    const header = c.req.header('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    const given = bearerToken(c.req.header('authorization'));
     // Compare digests, so the comparison takes the same time whatever the length of the guess.
     if (!given || !timingSafeEqual(digest(given), expected)) throw new AppError('unauthorized', 'a valid admin token is required');
 

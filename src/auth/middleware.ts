@@ -21,11 +21,14 @@ export interface AuthDialect {
   limitHeaders(decision: LimitDecision): Record<string, string>;
 }
 
+/** The credential of `Authorization: Bearer <token>` (RFC 6750 §2.1), or null. */
+export function bearerToken(authorization: string | undefined): string | null {
+  return authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() || null : null;
+}
+
 /** The key a request presents: `Authorization: Bearer <key>` or `X-Api-Key: <key>`. */
 export function presentedKey(authorization: string | undefined, apiKey: string | undefined): string | null {
-  if (apiKey) return apiKey;
-  if (authorization?.startsWith('Bearer ')) return authorization.slice(7).trim() || null;
-  return null;
+  return apiKey || bearerToken(authorization);
 }
 
 /**

@@ -45,6 +45,9 @@ export interface CacheStore {
   set(key: string, entry: CacheEntry): Promise<void>;
 }
 
+/** Where an entry was held: in-process (L1) or Redis (L2). */
+export type Tier = 'l1' | 'l2';
+
 /** What `X-Cache` says: served fresh from cache, fetched, served stale, or confirmed current by upstream. */
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED';
 
@@ -52,7 +55,7 @@ export interface Served {
   entry: CacheEntry;
   status: CacheStatus;
   /** The tier that held the entry, for HIT and STALE; null when it came from upstream. */
-  tier: 'l1' | 'l2' | null;
+  tier: Tier | null;
   /** Set on a STALE answer when the last refresh of this key failed (stale-if-error). */
   refreshError: Error | null;
   /** True when this caller waited on a refresh that another request (here or on another instance) made. */

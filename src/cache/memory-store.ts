@@ -86,10 +86,6 @@ export class MemoryStore implements CacheStore {
     return n;
   }
 
-  clear(): void {
-    this.#lru.clear();
-  }
-
   get size(): { entries: number; bytes: number } {
     return { entries: this.#lru.size + this.#derived.size, bytes: this.#lru.calculatedSize + this.#derived.calculatedSize };
   }

@@ -1,11 +1,9 @@
 import type { Clock } from '../domain/clock.js';
 import { globToRegExp } from './keys.js';
-import type { CacheEntry } from './entry.js';
+import type { CacheEntry, Tier } from './entry.js';
 import { isFresh, stateOf } from './timeline.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore, WriteOutcome } from './redis-store.js';
-
-export type Tier = 'l1' | 'l2';
 
 /** L1 in front of an optional L2. A hit in L2 refills L1; writes go to both. */
 export class TieredStore {

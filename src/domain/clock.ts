@@ -10,3 +10,16 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
+
+/** Katapult's rate-limit window is the clock minute (FACTS.md): the budget, the shares and `Retry-After` use it. */
+export const MINUTE_MS = 60_000;
+
+/** The clock minute `ms` falls in (minutes since the epoch). */
+export function clockMinute(ms: number): number {
+  return Math.floor(ms / MINUTE_MS);
+}
+
+/** When the clock minute after the one `ms` falls in begins (epoch ms). */
+export function nextMinuteAt(ms: number): number {
+  return (clockMinute(ms) + 1) * MINUTE_MS;
+}

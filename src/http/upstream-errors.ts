@@ -1,4 +1,5 @@
 import { REFUSED_BY_BREAKER, REFUSED_QUEUE_FULL, UpstreamError } from '../upstream/errors.js';
+import { nextMinuteAt } from '../domain/clock.js';
 import { AppError, type NotFoundCatalog } from './errors.js';
 
 /**
@@ -33,5 +34,5 @@ export function toAppError(err: unknown, nowMs: number, notFound: NotFoundCatalo
 }
 
 export function secondsToNextMinute(nowMs: number): number {
-  return Math.max(1, Math.ceil((60_000 - (nowMs % 60_000)) / 1000));
+  return Math.max(1, Math.ceil((nextMinuteAt(nowMs) - nowMs) / 1000));
 }

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import type { Consumer } from '../config/api-keys.js';
 import type { Cause, ConsumerCause } from '../domain/cause.js';
-import { PUBLIC, type OrgScope, type PackageLookup } from '../domain/scope.js';
+import { organizationParam, parseRef, PUBLIC, type OrgScope, type PackageLookup } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { intArg, KatapultError, organizationOf, type CompatKit } from '../katapult-compat/surface.js';
 import type { Package } from './model.js';
@@ -55,7 +55,10 @@ export function mountPackageCompat(deps: { packages: PackageService; causeOf: (c
 async function findPackage(packages: PackageService, lookup: PackageLookup, consumer: Consumer | null, cause: Cause): Promise<Package> {
   const scopes: OrgScope[] = [PUBLIC];
   if (consumer && consumer.scopes !== '*') {
-    for (const s of consumer.scopes) scopes.push({ kind: s.startsWith('org_') ? 'id' : 'sub_domain', value: s });
+    for (const s of consumer.scopes) {
+      const scope = organizationParam.safeParse(s);
+      if (scope.success) scopes.push(scope.data);
+    }
   }
   for (const scope of scopes) {
     const served = await packages.get(lookup, scope, cause);
@@ -69,13 +72,10 @@ function lookupOf(q: URLSearchParams, segment: string | null): PackageLookup {
   const permalink = q.get('virtual_machine_package[permalink]');
   if (id !== null && permalink !== null) throw new KatapultError('invalid_argument', { issue: 'ambiguous_lookup_values' });
   const value = id ?? permalink ?? segment;
-  if (value === null) throw new KatapultError('package_not_found');
-  const by = permalink !== null ? 'permalink' : 'id';
-  // Values that cannot name a package (every id starts vmpkg_) are not worth an upstream call.
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(value) || (by === 'id' && !/^vmpkg_[A-Za-z0-9]{1,64}$/.test(value))) {
-    throw new KatapultError('package_not_found');
-  }
-  return { by, value };
+  // The router's one ref grammar: a value that cannot name a package the way it is asked is not found.
+  const ref = value === null ? null : parseRef(value);
+  if (!ref || ref.by !== (permalink !== null ? 'permalink' : 'id')) throw new KatapultError('package_not_found');
+  return ref;
 }
 
 /**

@@ -43,7 +43,7 @@ export class ListShaper {
     const held = this.cache.derived(key);
     if (held) return held;
     // Grouped on the whole packages, so trimming `fields` cannot hide the group a package belongs to.
-    const selected = apply(packagesOf(entry), { ...q, fields: undefined }) as Package[];
+    const selected = select(packagesOf(entry), q);
     const trim = (packages: Array<Partial<Package>>) => (q.fields ? packages.map((p) => keep(p, q.fields!)) : packages);
     const body = JSON.stringify(q.group_by ? { groups: byGroup(selected).map((g) => ({ ...g, packages: trim(g.packages) })) } : { packages: trim(selected) });
     const shaped = { ...entry, body, etag: strongEtag(body) };
@@ -52,7 +52,8 @@ export class ListShaper {
   }
 }
 
-export function apply(all: Package[], q: ListConveniences): Array<Partial<Package>> {
+/** The packages that pass `q`'s filters, in `q`'s order (upstream order when unsorted, ties too). */
+function select(all: Package[], q: ListConveniences): Package[] {
   const group = q.group?.toLowerCase();
   let out = all.filter(
     (p) =>
@@ -72,7 +73,7 @@ export function apply(all: Package[], q: ListConveniences): Array<Partial<Packag
       .sort((a, b) => compare(a.p[field], b.p[field], desc) || a.i - b.i)
       .map(({ p }) => p);
   }
-  return q.fields ? out.map((p) => keep(p, q.fields!)) : out;
+  return out;
 }
 
 function keep(p: Partial<Package>, fields: ReadonlyArray<keyof Package>): Partial<Package> {

@@ -1,11 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { shareKey } from '../cache/keys.js';
-import type { Clock } from '../domain/clock.js';
+import { clockMinute, type Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { chargeLabel } from '../domain/cause.js';
 import { REFUSED_FOR_SHARE, UpstreamError } from './errors.js';
-
-const MINUTE_MS = 60_000;
 
 /**
  * Each consumer's share of the token's per-minute budget: at most `limit()` upstream calls per clock
@@ -38,7 +36,7 @@ export class ConsumerShare {
    * the same script as the budget. Throws `share_exhausted` at once when the share is known to be spent.
    */
   claim(chargeTo: string): ShareClaim {
-    const minute = Math.floor(this.clock.now() / MINUTE_MS);
+    const minute = clockMinute(this.clock.now());
     const limit = this.limit();
     // A share only fills up within its minute: once spent, the rest of the minute is refused here, with
     // no Redis round trip (a list past its share would otherwise ask once per missing detail).

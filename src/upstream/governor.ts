@@ -1,7 +1,7 @@
 import type { Result } from 'ioredis';
 import type { RedisGuard } from '../redis/guard.js';
 import { BUDGET_KEY } from '../cache/keys.js';
-import type { Clock } from '../domain/clock.js';
+import { clockMinute, MINUTE_MS, nextMinuteAt, type Clock } from '../domain/clock.js';
 import type { Priority } from '../domain/cause.js';
 import type { ShareClaim } from './consumer-share.js';
 import type { Logger } from '../observability/logger.js';
@@ -45,7 +45,6 @@ declare module 'ioredis' {
   }
 }
 
-const MINUTE_MS = 60_000;
 const KEY = BUDGET_KEY;
 
 export interface GovernorState {
@@ -154,7 +153,7 @@ export class BudgetGovernor {
     this.#roll(now);
     const carried = this.#localUsed;
     if (!carried || !this.redis) return;
-    const counter = `${KEY}:count:${Math.floor(now / MINUTE_MS)}`;
+    const counter = `${KEY}:count:${clockMinute(now)}`;
     const done = await this.redis.run('budget', (r) => r.multi().incrby(counter, carried).pexpire(counter, 2 * MINUTE_MS).exec());
     if (done) this.#localUsed -= carried;
   }
@@ -175,7 +174,7 @@ export class BudgetGovernor {
   /** After a 429: nobody calls upstream until the next minute boundary. */
   async block(): Promise<void> {
     const now = this.clock.now();
-    const until = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS;
+    const until = nextMinuteAt(now);
     if (until > this.#blockedUntil) this.logger.warn({ until: new Date(until).toISOString() }, 'upstream rate limit reached: no upstream calls until the next minute');
     this.#blockedUntil = until;
     // PX takes whole milliseconds only.
@@ -207,7 +206,7 @@ export class BudgetGovernor {
   }
 
   #roll(now: number): void {
-    const minute = Math.floor(now / MINUTE_MS);
+    const minute = clockMinute(now);
     if (minute === this.#minute) return;
     this.#minute = minute;
     this.#localUsed = 0;
@@ -217,7 +216,7 @@ export class BudgetGovernor {
   }
 
   async #takeShared(now: number, limit: number, carried: number, share: ShareClaim | undefined): Promise<[number, number] | null> {
-    const minute = Math.floor(now / MINUTE_MS);
+    const minute = clockMinute(now);
     // Null when Redis is away: count in this instance alone until it is back.
     return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, share?.key ?? `${KEY}:share:none`, limit, 2 * MINUTE_MS, now, carried, share?.limit ?? 0))) ?? null;
   }
