@@ -52,6 +52,8 @@ export interface Runtime {
   redis: Redis | null;
   /** This instance in the fleet: it announces itself while it listens, and counts the others. */
   fleet: FleetMembers;
+  /** What keeps its L1 in step with the fleet's changes and purges; null without Redis. */
+  invalidations: InvalidationListener | null;
   /** Resolves once no refresh or background fetch is running, in the engine or in any resource. */
   settle(): Promise<void>;
   /** Starts listening; resolves to the base URL. */
@@ -175,6 +177,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     app,
     redis,
     fleet,
+    invalidations,
     settle,
     async listen(port = config.port, host = config.host) {
       // Join the fleet before taking traffic: a request answered before Redis is connected would miss

@@ -5,7 +5,7 @@ import { generatedPackages, seedPackages } from '../src/simulator/seed.js';
 import { FakeClock } from './support/clock.js';
 import { asOps } from './support/keys.js';
 import { cleanRedisUrl, RedisProxy } from './support/redis.js';
-import { redisReady, startStack, type Stack } from './support/stack.js';
+import { nextInvalidation, redisReady, startStack, type Stack } from './support/stack.js';
 
 /** Three instances sharing one real Redis in front of one simulator: the fleet as it runs in production. */
 describe('a fleet of three instances', () => {
@@ -97,16 +97,14 @@ describe('a fleet of three instances', () => {
     stack.sim.updatePackage('vmpkg_dMeEyd1g8hwIlxR8', { storage_in_gb: 60 });
 
     clock.advance(52_000); // inside the refresh-ahead window of a 60 s freshness
+    // Delivery of the broadcast is asynchronous: every instance says when it has applied it.
+    const broadcast = nextInvalidation(stack);
     expect((await (await fetch(paths[0]!)).json()).package.storageGb).toBe(old.package.storageGb);
     await stack.runtimes[0]!.deps.engine.settle(); // instance 0 refreshed, wrote and broadcast
     const key = 'kbff:v1:{pkg:public:id=vmpkg_dMeEyd1g8hwIlxR8}';
     const shared = await admin.hgetall(key);
     expect(JSON.parse(shared.body!).package.storageGb).toBe(60);
-
-    // Delivery of the broadcast is asynchronous: give each instance until its L1 copy is dropped.
-    for (const rt of stack.runtimes) {
-      for (let i = 0; i < 200 && rt.deps.store.l1.peek(key)?.etag !== shared.etag; i++) await new Promise((r) => setTimeout(r, 5));
-    }
+    await broadcast;
     for (const p of paths) {
       const res = await fetch(p);
       expect((await res.json()).package.storageGb).toBe(60);
@@ -197,13 +195,12 @@ describe('a fleet of three instances', () => {
       expect(stack.sim.count()).toBe(4); // acme once for the fleet, public once: two pages each
       expect((await post(stack.urls[0]!, { organization: 'acme' }, 'wrong-token-xxxxxxxx')).status).toBe(401);
       expect((await post(stack.urls[0]!, { organisation: 'acme' })).status).toBe(400);
+      const purged = nextInvalidation(stack);
       const res = await post(stack.urls[0]!, { organization: 'acme' });
       expect(res.status).toBe(200);
       expect((await res.json()).purged.sharedEntries).toBe(1);
-      for (const rt of stack.runtimes) {
-        for (let i = 0; i < 200 && rt.deps.store.l1.peek(listKey({ kind: 'sub_domain', value: 'acme' })); i++) await new Promise((r) => setTimeout(r, 5));
-        expect(rt.deps.store.l1.peek(listKey({ kind: 'sub_domain', value: 'acme' }))).toBeUndefined();
-      }
+      await purged;
+      for (const rt of stack.runtimes) expect(rt.deps.store.l1.peek(listKey({ kind: 'sub_domain', value: 'acme' }))).toBeUndefined();
       expect((await fetch(`${stack.urls[2]}/packages?organization=acme`, { headers: asOps })).headers.get('x-cache')).toBe('MISS');
       expect((await fetch(`${stack.urls[2]}/packages`)).headers.get('x-cache')).toBe('HIT'); // other scopes untouched
     });
@@ -214,14 +211,13 @@ describe('a fleet of three instances', () => {
       expect(stack.sim.count('get')).toBe(1);
       // Instance 2 holds no list in L1 any more: the purge finds the permalink's id in the lists Redis holds.
       await stack.runtimes[2]!.deps.store.l1.delete(listKey({ kind: 'public' }));
+      const purged = nextInvalidation(stack);
       const res = await post(stack.urls[2]!, { package: 'rock-3' });
       expect(await res.json()).toMatchObject({ purged: { sharedEntries: 2 } }); // the public list and the package's entry
       const idKey = 'kbff:v1:{pkg:public:id=vmpkg_Eh5LYVKScVHpj7sM}';
       expect(await admin.exists(idKey)).toBe(0);
-      for (const rt of stack.runtimes) {
-        for (let i = 0; i < 200 && rt.deps.store.l1.peek(idKey); i++) await new Promise((r) => setTimeout(r, 5));
-        expect(rt.deps.store.l1.peek(idKey)).toBeUndefined();
-      }
+      await purged;
+      for (const rt of stack.runtimes) expect(rt.deps.store.l1.peek(idKey)).toBeUndefined();
       const again = await fetch(`${stack.urls[1]}/packages/rock-3`);
       expect([again.status, again.headers.get('x-cache')]).toEqual([200, 'MISS']);
       expect(stack.sim.count('get')).toBe(2);

@@ -5,7 +5,7 @@ import { dataCentersResource, LIST_KEY } from './support/data-centers/index.js';
 import { upstreamWithDataCenters } from './support/data-centers/upstream.js';
 import { OPS_KEY } from './support/keys.js';
 import { cleanRedisUrl } from './support/redis.js';
-import { redisReady, startStack, type Stack } from './support/stack.js';
+import { nextInvalidation, redisReady, startStack, type Stack } from './support/stack.js';
 
 const ADMIN = 'adm1n-t0ken-long-enough';
 
@@ -68,11 +68,12 @@ describe('a second cached resource', () => {
     ]);
 
     // Purge: gone from every instance; the next request asks upstream again.
+    const applied = nextInvalidation(stack); // the purge reaches the other instance asynchronously
     const purged = await fetch(`${a}/admin/invalidate`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ all: true }) });
     expect(purged.status).toBe(200);
     const calls = upstream.calls();
-    // The purge message reaches the other instance asynchronously: until its L1 lets the list go.
-    for (let i = 0; i < 200 && stack.runtimes[1]!.deps.engine.peek(LIST_KEY); i++) await new Promise((r) => setTimeout(r, 5));
+    await applied;
+    expect(stack.runtimes[1]!.deps.engine.peek(LIST_KEY)).toBeUndefined();
     expect((await fetch(`${b}/data-centers`)).headers.get('x-cache')).toBe('MISS');
     expect(upstream.calls()).toBe(calls + 1);
   });

@@ -56,6 +56,16 @@ describe.each([
     expect(await store.get(k)).toEqual(newer);
   });
 
+  it('finds the servable entries whose keys match a pattern, and only those', async () => {
+    const tag = `${++n}x${Math.random().toString(36).slice(2)}`;
+    const held: CacheEntry = { kind: 'found', body: 'a', etag: '"m1"', upstreamEtags: [], ...times() };
+    await store.set(`kbff:v1:{match:${tag}:one}`, held);
+    await store.set(`kbff:v1:{match:${tag}:two}`, { ...held, etag: '"m2"' });
+    await store.set(`kbff:v1:{other:${tag}:one}`, { ...held, etag: '"m3"' });
+    const found = await store.matching([`kbff:v1:{match:${tag}:*}`]);
+    expect(found.map((e) => e.etag).sort()).toEqual(['"m1"', '"m2"']);
+  });
+
   it('keeps nothing that is past its stale window', async () => {
     const k = key();
     await store.set(k, { kind: 'found', body: 'gone', etag: '"g"', upstreamEtags: [], storedAt: clock.now() - 10, freshUntil: clock.now() - 5, staleUntil: clock.now() });

@@ -1,5 +1,4 @@
 import type { MemoryStore } from '../cache/memory-store.js';
-import { globToRegExp } from '../cache/keys.js';
 import { publishPurge } from '../coordination/invalidation.js';
 import { scanKeys } from '../redis/client.js';
 import type { RedisGuard } from '../redis/guard.js';
@@ -10,7 +9,7 @@ import type { RedisGuard } from '../redis/guard.js';
  * without Redis, null when Redis could not be reached (only this instance's L1 was purged).
  */
 export async function purge(patterns: string[], l1: MemoryStore, redis: RedisGuard | null): Promise<number | null> {
-  l1.deleteMatching(patterns.map(globToRegExp));
+  l1.deleteMatching(patterns);
   if (!redis) return 0;
   const deleted = await redis.run('purge', async (client) => {
     let count = 0;

@@ -3,9 +3,8 @@ import type { RefreshLock } from './refresh-lock.js';
 import { BACKGROUND, type Cause } from '../domain/cause.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { strongEtag, type CacheEntry, type FoundEntry, type Served, type Tier } from './entry.js';
+import { strongEtag, type CacheEntry, type FoundEntry, type Served, type Tier, type WriteOutcome } from './entry.js';
 import type { TieredStore } from './tiered-store.js';
-import type { WriteOutcome } from './redis-store.js';
 import { isFresh, stateOf } from './timeline.js';
 
 /**

@@ -43,6 +43,17 @@ export type FoundEntry = Extract<CacheEntry, { kind: 'found' }>;
 export interface CacheStore {
   get(key: string): Promise<CacheEntry | undefined>;
   set(key: string, entry: CacheEntry): Promise<void>;
+  /** The servable entries under every key matching one of `patterns` (globs with `*`); an admin's purge reads them. */
+  matching(patterns: string[]): Promise<CacheEntry[]>;
+}
+
+/** How a shared-tier write ended: stored anew, changed (broadcast), times moved only, lost to a newer holder, or not made. */
+export type WriteOutcome = 'written' | 'changed' | 'unchanged' | 'fenced' | 'failed';
+
+/** The shared tier (L2): the contract, and writes fenced by the fleet lock's holder. */
+export interface SharedStore extends CacheStore {
+  /** Writes `entry` unless a later lock holder (a higher `fence`) wrote the key; a holder's write releases its lock. */
+  write(key: string, entry: CacheEntry, fence: number): Promise<WriteOutcome>;
 }
 
 /** Where an entry was held: in-process (L1) or Redis (L2). */

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../domain/clock.js';
 import type { CacheEntry, CacheStore, FoundEntry } from './entry.js';
 import { stateOf } from './timeline.js';
+import { globToRegExp } from './keys.js';
 
 /** Per-entry bookkeeping on top of the body and key, so small entries are not counted as free. */
 const ENTRY_OVERHEAD_BYTES = 256;
@@ -72,16 +73,17 @@ export class MemoryStore implements CacheStore {
     this.#lru.delete(key);
   }
 
-  /** The servable entries whose keys match one of `patterns`. */
-  matching(patterns: RegExp[]): CacheEntry[] {
-    return [...this.#lru.keys()].filter((key) => patterns.some((p) => p.test(key))).flatMap((key) => this.peek(key) ?? []);
+  async matching(patterns: string[]): Promise<CacheEntry[]> {
+    const match = patterns.map(globToRegExp);
+    return [...this.#lru.keys()].filter((key) => match.some((p) => p.test(key))).flatMap((key) => this.peek(key) ?? []);
   }
 
-  /** Drops every entry whose key matches one of `patterns`; returns how many went. */
-  deleteMatching(patterns: RegExp[]): number {
+  /** Drops every entry whose key matches one of `patterns` (globs with `*`); returns how many went. */
+  deleteMatching(patterns: string[]): number {
+    const match = patterns.map(globToRegExp);
     let n = 0;
     for (const key of [...this.#lru.keys()]) {
-      if (patterns.some((p) => p.test(key))) n += Number(this.#lru.delete(key));
+      if (match.some((p) => p.test(key))) n += Number(this.#lru.delete(key));
     }
     return n;
   }

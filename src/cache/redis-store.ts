@@ -3,7 +3,7 @@ import type { RedisGuard } from '../redis/guard.js';
 import { scanKeys } from '../redis/client.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { cacheEntry, type CacheEntry, type CacheStore } from './entry.js';
+import { cacheEntry, type CacheEntry, type SharedStore, type WriteOutcome } from './entry.js';
 
 import { INVALIDATION_CHANNEL } from './keys.js';
 
@@ -36,7 +36,6 @@ if previous then return 'unchanged' end
 return 'written'
 `;
 
-export type WriteOutcome = 'written' | 'changed' | 'unchanged' | 'fenced' | 'failed';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -50,7 +49,7 @@ declare module 'ioredis' {
  * guard, and a failure (down, slow, skipped) or a corrupt value is answered as a miss or a skipped write,
  * so the caller carries on with L1 and upstream.
  */
-export class RedisStore implements CacheStore {
+export class RedisStore implements SharedStore {
   readonly #reading = new Map<string, Promise<CacheEntry | undefined>>();
 
   constructor(

@@ -1,15 +1,13 @@
 import type { Clock } from '../domain/clock.js';
-import { globToRegExp } from './keys.js';
-import type { CacheEntry, Tier } from './entry.js';
+import type { CacheEntry, SharedStore, Tier, WriteOutcome } from './entry.js';
 import { isFresh, stateOf } from './timeline.js';
 import type { MemoryStore } from './memory-store.js';
-import type { RedisStore, WriteOutcome } from './redis-store.js';
 
 /** L1 in front of an optional L2. A hit in L2 refills L1; writes go to both. */
 export class TieredStore {
   constructor(
     readonly l1: MemoryStore,
-    readonly l2: RedisStore | null,
+    readonly l2: SharedStore | null,
     private readonly clock: Clock,
   ) {}
 
@@ -30,7 +28,7 @@ export class TieredStore {
 
   /** The entries under every key matching one of `patterns` (globs), in either tier: for an admin's purge. */
   async matching(patterns: string[]): Promise<CacheEntry[]> {
-    return [...this.l1.matching(patterns.map(globToRegExp)), ...((await this.l2?.matching(patterns)) ?? [])];
+    return [...(await this.l1.matching(patterns)), ...((await this.l2?.matching(patterns)) ?? [])];
   }
 
   /** Puts an entry another instance stored into L1 (it is in L2 already). */

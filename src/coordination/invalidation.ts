@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from '../redis/client.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
-import { globToRegExp, INVALIDATION_CHANNEL } from '../cache/keys.js';
+import { INVALIDATION_CHANNEL } from '../cache/keys.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
@@ -22,6 +22,8 @@ export type InvalidationMessage = z.infer<typeof message>;
  */
 export class InvalidationListener {
   readonly #subscriber: Redis;
+  /** Who waits for the next message to be applied. */
+  #waiting: Array<(applied: InvalidationMessage) => void> = [];
 
   constructor(redis: Redis, private readonly l1: MemoryStore, private readonly logger: Logger) {
     // A subscriber connection only subscribes: it may queue while connecting.
@@ -43,10 +45,16 @@ export class InvalidationListener {
     }
     if (parsed.op === 'changed') {
       if (this.l1.peek(parsed.key)?.etag !== parsed.etag) void this.l1.delete(parsed.key);
-      return;
+    } else {
+      const dropped = this.l1.deleteMatching(parsed.patterns);
+      this.logger.info({ patterns: parsed.patterns, dropped }, 'cache purged');
     }
-    const dropped = this.l1.deleteMatching(parsed.patterns.map(globToRegExp));
-    this.logger.info({ patterns: parsed.patterns, dropped }, 'cache purged');
+    for (const resolve of this.#waiting.splice(0)) resolve(parsed);
+  }
+
+  /** Resolves with the next message once it has been applied to this instance's L1. */
+  next(): Promise<InvalidationMessage> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
   /**

@@ -71,6 +71,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 }
 
+/** Resolves once every runtime has applied the next invalidation (a change or a purge) to its L1: ask before causing it. */
+export function nextInvalidation(stack: Stack): Promise<unknown> {
+  return Promise.all(stack.runtimes.map((r) => r.invalidations!.next()));
+}
+
 /** Waits until every runtime's Redis connection is ready (or gives up after `ms`). */
 export async function redisReady(stack: Stack, ms = 5000): Promise<void> {
   // Only 'ready' ends the wait: a reconnect attempt that fails on the way there emits 'error', which
