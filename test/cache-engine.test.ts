@@ -171,8 +171,14 @@ describe('cache engine, two instances sharing a real Redis', () => {
     const clock = new FakeClock();
     const [one, two] = [instance(clock), instance(clock)];
     const { load, calls, answer } = recordingLoader();
-    answer(() => new Promise((resolve) => setTimeout(() => resolve({ kind: 'found', body: 'shared', upstreamEtags: [null] }), 50)));
-    const served = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).resolve('kbff:v1:{engine-test-2}', load, A)));
+    // The load answers only once every request is waiting on it, here or on the other instance's lock.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    answer(() => released.then(() => ({ kind: 'found', body: 'shared', upstreamEtags: [null] })));
+    const waiting = Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).resolve('kbff:v1:{engine-test-2}', load, A)));
+    while (calls.length === 0) await new Promise((r) => setImmediate(r));
+    release();
+    const served = await waiting;
     expect(calls).toHaveLength(1);
     expect(new Set(served.map((s) => s.entry.etag)).size).toBe(1);
   });

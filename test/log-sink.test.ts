@@ -1,7 +1,7 @@
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LogSink } from '../src/observability/log-sink.js';
 
 /** The batched log destination, on a real file: lines are written in order, in batches, and never held long. */
@@ -25,16 +25,22 @@ describe('log sink', () => {
     closeSync(f.fd);
   });
 
-  it('writes a line that waits alone within flushMs, and writes at once after close()', async () => {
-    const f = file();
-    const sink = new LogSink(f.fd, 64 * 1024, 50);
-    sink.write('first\n');
-    expect(f.read()).toBe('');
-    await new Promise((r) => setTimeout(r, 120));
-    expect(f.read()).toBe('first\n');
-    sink.close();
-    sink.write('after close\n');
-    expect(f.read()).toBe('first\nafter close\n');
-    closeSync(f.fd);
+  it('writes a line that waits alone within flushMs, and writes at once after close()', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const f = file();
+      const sink = new LogSink(f.fd, 64 * 1024, 50);
+      sink.write('first\n');
+      vi.advanceTimersByTime(49);
+      expect(f.read()).toBe('');
+      vi.advanceTimersByTime(1);
+      expect(f.read()).toBe('first\n');
+      sink.close();
+      sink.write('after close\n');
+      expect(f.read()).toBe('first\nafter close\n');
+      closeSync(f.fd);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
