@@ -57,7 +57,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Without ADMIN_TOKEN the admin endpoints do not exist (404), rather than exist and refuse.
   if (deps.config.adminToken) {
     const purgePatterns = async (target: PurgeTarget) => (await Promise.all(deps.resources.map((r) => r.purgePatterns(target)))).flat();
-    app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1, purgePatterns }));
+    const purgeItems = Object.assign({}, ...deps.resources.map((r) => r.purgeItems ?? {}));
+    app.route('/', adminRoutes({ ...deps, adminToken: deps.config.adminToken, l1: deps.store.l1, purgeItems, purgePatterns }));
   }
 
   // Answered here rather than thrown: the request middleware must still see it and stamp the request id.

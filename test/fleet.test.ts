@@ -194,7 +194,12 @@ describe('a fleet of three instances', () => {
       await fetch(`${stack.urls[0]}/packages`);
       expect(stack.sim.count()).toBe(4); // acme once for the fleet, public once: two pages each
       expect((await post(stack.urls[0]!, { organization: 'acme' }, 'wrong-token-xxxxxxxx')).status).toBe(401);
-      expect((await post(stack.urls[0]!, { organisation: 'acme' })).status).toBe(400);
+      // The kinds of item a purge may name are the resources' own, each checked by its ref parser.
+      for (const [body, field] of [[{ organisation: 'acme' }, 'organisation'], [{ package: 'vmpkg_a-b' }, 'package'], [{ all: true, package: 'rock-3' }, null]] as const) {
+        const refused = await post(stack.urls[0]!, body);
+        const where = field ? `body field '${field}'` : 'body';
+        expect([refused.status, (await refused.json()).error.message]).toEqual([400, `${where}: name exactly one of all (true), organization or package`]);
+      }
       const purged = nextInvalidation(stack);
       const res = await post(stack.urls[0]!, { organization: 'acme' });
       expect(res.status).toBe(200);

@@ -1,7 +1,8 @@
 import type { Hono } from 'hono';
 import type { Consumer } from '../config/api-keys.js';
 import type { Cause, ConsumerCause } from '../domain/cause.js';
-import { organizationParam, parseRef, PUBLIC, type OrgScope, type PackageLookup } from '../domain/scope.js';
+import { organizationParam, PUBLIC, type OrgScope } from '../domain/scope.js';
+import { parseRef, type PackageLookup } from './ref.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { intArg, KatapultError, organizationOf, type CompatKit } from '../katapult-compat/surface.js';
 import type { Package } from './model.js';

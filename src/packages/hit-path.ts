@@ -1,7 +1,8 @@
 import type { CacheEngine } from '../cache/engine.js';
 import type { FoundEntry } from '../cache/entry.js';
 import { isFresh, stateOf } from '../cache/timeline.js';
-import { parseRef, PUBLIC } from '../domain/scope.js';
+import { PUBLIC } from '../domain/scope.js';
+import { parseRef } from './ref.js';
 import type { FastKeyOf } from '../http/hit-path.js';
 import { detailHeader, type ListDetails } from './details.js';
 import { detailKey, listKey } from './keys.js';

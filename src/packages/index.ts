@@ -1,5 +1,5 @@
 import type { CacheEngine } from '../cache/engine.js';
-import type { PackageLookup } from '../domain/scope.js';
+import { packageRefParam, parseRef, type PackageLookup } from './ref.js';
 import type { ResourceDefinition } from '../resource/resource.js';
 import { mountPackageCompat } from './compat.js';
 import { packageKeys } from './hit-path.js';
@@ -25,7 +25,12 @@ export const packagesResource: ResourceDefinition = {
       routes: packageRoutes({ kit: parts.kit, engine: parts.engine, packages, details }),
       compat: mountPackageCompat({ packages, causeOf: parts.kit.causeOf }),
       document: documentPackages,
-      purgePatterns: async (target) => ('package' in target ? purgePatterns(target, await packageIds(target.package, parts.engine)) : purgePatterns(target)),
+      purgeItems: { package: packageRefParam },
+      purgePatterns: async (target) => {
+        if (!('item' in target)) return purgePatterns(target);
+        const ref = target.item === 'package' ? parseRef(target.ref) : null;
+        return ref ? purgePatterns(target, await packageIds(ref, parts.engine)) : [];
+      },
       settle: async () => details?.settle(),
       fastKeys: packageKeys(parts.engine, details),
     };

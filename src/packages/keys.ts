@@ -1,5 +1,6 @@
 import { cacheKey, keyPatterns } from '../cache/keys.js';
-import { PUBLIC, type OrgScope, type PackageLookup } from '../domain/scope.js';
+import { PUBLIC, type OrgScope } from '../domain/scope.js';
+import { type PackageLookup } from './ref.js';
 import type { PurgeTarget } from '../resource/resource.js';
 
 /**
@@ -33,7 +34,7 @@ export function detailKey(p: { id: string; privacy: string | null }, scope: OrgS
  * package ids the target names: itself for an id, those that held lists give a permalink.
  */
 export function purgePatterns(target: PurgeTarget, ids: string[] = []): string[] {
-  if ('package' in target) return [...keyPatterns(LIST, { all: true }), ...ids.flatMap((id) => keyPatterns(PACKAGE, { item: item({ by: 'id', value: id }) }))];
+  if ('item' in target) return [...keyPatterns(LIST, { all: true }), ...ids.flatMap((id) => keyPatterns(PACKAGE, { item: item({ by: 'id', value: id }) }))];
   return [LIST, PACKAGE].flatMap((ns) => keyPatterns(ns, target));
 }
 

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { CacheEngine } from '../cache/engine.js';
-import { packageRefParam, PUBLIC } from '../domain/scope.js';
+import { PUBLIC } from '../domain/scope.js';
+import { packageRefParam } from './ref.js';
 import type { AppEnv } from '../http/context.js';
 import { AppError } from '../http/errors.js';
 import { parseQuery, searchOf } from '../http/query.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Cause } from '../domain/cause.js';
-import type { OrgScope, PackageLookup } from '../domain/scope.js';
+import type { OrgScope } from '../domain/scope.js';
+import type { PackageLookup } from './ref.js';
 import { PER_PAGE, type KatapultClient, type ListSpec } from '../upstream/katapult-client.js';
 import { count, field, text, wirePagination } from '../upstream/wire.js';
 

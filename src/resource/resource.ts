@@ -2,7 +2,8 @@ import type { Hono } from 'hono';
 import type { CacheEngine } from '../cache/engine.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../domain/clock.js';
-import type { OrgRef, PackageLookup } from '../domain/scope.js';
+import type { z } from 'zod';
+import type { OrgRef } from '../domain/scope.js';
 import type { AppEnv } from '../http/context.js';
 import type { FastKeyOf } from '../http/hit-path.js';
 import type { NotFoundText } from '../http/errors.js';
@@ -11,8 +12,11 @@ import type { OpenAPIRegistry } from '../http/openapi.js';
 import type { CompatKit } from '../katapult-compat/surface.js';
 import type { KatapultClient } from '../upstream/katapult-client.js';
 
-/** What `POST /admin/invalidate` names: everything, one organization, or one package. */
-export type PurgeTarget = { all: true } | { organization: OrgRef } | { package: PackageLookup };
+/**
+ * What `POST /admin/invalidate` names: everything, one organization, or one item of a kind a resource
+ * declares (`{"package":"rock-3"}` is `{item: 'package', ref: 'rock-3'}`), its ref valid by that kind's parser.
+ */
+export type PurgeTarget = { all: true } | { organization: OrgRef } | { item: string; ref: string };
 
 /** The shared parts a resource is built from; its own parts (service, routes, keys) it builds itself. */
 export interface ResourceParts {
@@ -61,6 +65,8 @@ export interface Resource {
    * read what the tiers hold to find them (a package named by permalink is kept under its id).
    */
   purgePatterns(target: PurgeTarget): Promise<string[]>;
+  /** The kinds of item an admin purge may name for it (the body field), each with the one parser of its refs. */
+  purgeItems?: Record<string, z.ZodType>;
   /** Resolves once its own background work (beyond the engine's refreshes) has finished. */
   settle?: () => Promise<void>;
   /** What the cache-hit path in front of the routers may answer for it (`http/hit-path.ts`). */
