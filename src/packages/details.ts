@@ -87,7 +87,7 @@ export class ListDetails {
     this.#queue = new FairQueue(opts.concurrency, opts.queueLength);
   }
 
-  /** The composition of `list`, if nothing in L1 changed since it was made (what the cache-hit path serves). */
+  /** The composition of `list`, while the details it was made from are the ones held (what the cache-hit path serves). */
   cached(list: FoundEntry): ComposedList | undefined {
     return this.#current(list)?.composed;
   }

@@ -129,8 +129,8 @@ export class KatapultClient {
    */
   async listAll<T>(spec: ListSpec<T>, previousEtags: readonly (string | null)[] | undefined, cause: Cause): Promise<ListResult<T>> {
     // One deadline for the whole walk: every page's queue and exchange count against it.
-    const page = (n: number, ifNoneMatch: string | null | undefined) => this.#page(spec, n, ifNoneMatch, cause, deadline);
     const deadline = this.#deadline(cause);
+    const page = (n: number, ifNoneMatch: string | null | undefined) => this.#page(spec, n, ifNoneMatch, cause, deadline);
     const result = await this.#walk(page, previousEtags);
     // The page count moved under a conditional walk: pages no longer line up with what we held.
     return result === 'shifted' ? ((await this.#walk(page, undefined)) as ListResult<T>) : result;
