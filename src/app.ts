@@ -18,6 +18,7 @@ import { AppError, errorBody, type NotFoundCatalog } from './http/errors.js';
 import { printable } from './http/query.js';
 import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
+import type { WorkloadTokens } from './auth/workload-tokens.js';
 import type { Metrics } from './observability/metrics.js';
 import type { RequestLog } from './observability/request-log.js';
 
@@ -31,6 +32,8 @@ export interface AppDeps {
   resources: Resource[];
   /** Every resource's not-found codes, in this service's words and Katapult's. */
   notFound: NotFoundCatalog;
+  /** Workload tokens (JWTs) accepted beside API keys; null when not configured. */
+  tokens: WorkloadTokens | null;
   requestLog: RequestLog;
   /** The guarded Redis, null without one. */
   redis: RedisGuard | null;
@@ -76,7 +79,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 function errorResponse(c: AppContext, error: AppError): Response {
   const headers: Record<string, string> = { ...c.get('limitHeaders'), ...error.headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
-  if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+  if (error.code === 'unauthorized') headers['www-authenticate'] ??= 'Bearer';
   const id = c.get('requestId') ?? requestId(null);
   headers['x-request-id'] = id;
   return c.body(errorBody(error.code, error.message, id), error.status, headers);

@@ -23,6 +23,7 @@ import { RequestLog } from './observability/request-log.js';
 import { packagesResource } from './packages/index.js';
 import { SCOPE_NOT_FOUND, type ResourceDefinition, type ResourceParts } from './resource/resource.js';
 import { routeKit } from './resource/route-kit.js';
+import { WorkloadTokens } from './auth/workload-tokens.js';
 import { createHitPath } from './http/hit-path.js';
 import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
@@ -158,10 +159,11 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
-  const kit = routeKit({ ...config, clock, limiter, notFound });
+  const tokens = config.workloadTokens ? new WorkloadTokens(config.workloadTokens, logger) : null;
+  const kit = routeKit({ ...config, clock, limiter, notFound, tokens });
   const shared: ResourceParts = { engine, client, clock, config, kit };
   const resources = definitions.map((d) => d.create(shared));
-  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
+  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);
   const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors }, r.fastKeys)] : []));
 

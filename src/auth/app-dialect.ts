@@ -15,6 +15,8 @@ export function appAuthDialect(limiter: ConsumerLimiter): AuthDialect {
       switch (refusal.kind) {
         case 'unknown_key':
           return new AppError('unauthorized', 'unknown API key');
+        case 'invalid_token':
+          return new AppError('unauthorized', 'the bearer token is not valid here', undefined, { 'www-authenticate': 'Bearer error="invalid_token"' });
         case 'key_required':
           return new AppError('unauthorized', refusal.scope.kind === 'public' ? 'an API key is required' : "an API key is required for an organization's packages");
         case 'not_listed':

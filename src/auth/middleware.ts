@@ -3,11 +3,14 @@ import { mayRead, type Consumer, type ConsumerKeys } from '../config/api-keys.js
 import type { OrgRef, OrgScope } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import type { ConsumerLimiter, LimitDecision } from './rate-limit.js';
+import { WorkloadTokens } from './workload-tokens.js';
 
 /** Why a request is refused: the one decision every API surface makes, each saying it in its own format. */
 export type Refusal =
   /** A key was presented that no consumer has: never quietly treated as anonymous. */
   | { kind: 'unknown_key' }
+  /** A bearer token (a workload's JWT) that does not verify: RFC 6750's `invalid_token`. */
+  | { kind: 'invalid_token' }
   /** No key, where one is needed (an organization's packages, or anything with AUTH_REQUIRED). */
   | { kind: 'key_required'; scope: OrgScope }
   /** A valid key that does not list the organization. */
@@ -33,12 +36,17 @@ export function presentedKey(authorization: string | undefined, apiKey: string |
 
 /**
  * Identifies the caller (anonymous without a key) and takes one token from a consumer's request bucket.
+ * A credential is a configured API key, or, when workload tokens are on, a JWT its issuer signed.
  * Each router mounts it on its own paths with its own dialect, so no router is left without it.
  */
-export function consumerAuth(keys: ConsumerKeys, limiter: ConsumerLimiter, dialect: AuthDialect): MiddlewareHandler<AppEnv> {
+export function consumerAuth(keys: ConsumerKeys, limiter: ConsumerLimiter, dialect: AuthDialect, tokens: WorkloadTokens | null = null): MiddlewareHandler<AppEnv> {
   return async function consumerAuth(c, next) {
     const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
-    const consumer = key === null ? null : keys.identify(key);
+    let consumer = key === null ? null : keys.identify(key);
+    if (key !== null && !consumer && tokens && WorkloadTokens.looksLikeToken(key)) {
+      consumer = await tokens.verify(key);
+      if (!consumer) throw dialect.refuse({ kind: 'invalid_token' });
+    }
     if (key !== null && !consumer) throw dialect.refuse({ kind: 'unknown_key' });
     c.set('consumer', consumer);
     // Anonymous reads have no request bucket: they are answered from the cache, and the upstream calls

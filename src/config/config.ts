@@ -58,6 +58,11 @@ const schema = z.object({
   CONSUMER_UPSTREAM_PER_MINUTE: int(1, 1_000_000).optional(),
   TRUST_PROXY_HOPS: int(0, 10).default(0),
   CORS_ORIGINS: z.string().optional(),
+  JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
+  JWT_AUDIENCE: z.string().min(1).max(256).optional(),
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
+  JWT_ORGS_CLAIM: z.string().min(1).max(128).default('katapult_orgs'),
+  JWT_ALGORITHMS: z.string().default('RS256,ES256,EdDSA'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   LOG_BUFFER_BYTES: int(0, 16 * 1024 * 1024).default(64 * 1024),
   LOG_FLUSH_MS: int(1, 60_000).default(1000),
@@ -121,6 +126,8 @@ const configFrom = (readFile: (path: string) => string) =>
     trustProxyHops: e.TRUST_PROXY_HOPS,
     /** Origins allowed to call from a browser; `*` for any. Empty: no CORS headers. */
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
+    /** JWT bearer tokens that workloads present instead of an API key; null: not accepted. */
+    workloadTokens: workloadTokens(e),
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     /** Log lines are written in batches of this many bytes (0: each at once), and at least every `logFlushMs`. */
@@ -229,6 +236,24 @@ function readKeys(inline: string | undefined, file: string | undefined, readFile
   } catch (err) {
     throw new ConfigError(`${variable}: ${(err as Error).message}`);
   }
+}
+
+/** An https URL, or an http one on a loopback address (the demo's and the tests' identity provider). */
+function httpsOrLoopback(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+}
+
+/** Signature algorithms only: `none` and HMAC (a shared secret, or a public key misused as one) are refused. */
+const SIGNATURE_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+function workloadTokens(e: z.output<typeof schema>) {
+  if (!e.JWT_ISSUER) return null;
+  if (!e.JWT_AUDIENCE) throw new ConfigError('JWT_AUDIENCE: required with JWT_ISSUER (the audience this service\'s tokens are issued for)');
+  const algorithms = e.JWT_ALGORITHMS.split(',').map((a) => a.trim()).filter(Boolean);
+  const refused = algorithms.find((a) => !SIGNATURE_ALGORITHMS.has(a));
+  if (refused || !algorithms.length) throw new ConfigError(`JWT_ALGORITHMS: ${refused ?? '(empty)'} is not an asymmetric signature algorithm (none and HMAC are refused)`);
+  return { issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, jwksUrl: e.JWT_JWKS_URL ?? null, orgsClaim: e.JWT_ORGS_CLAIM, algorithms };
 }
 
 function parseOrigins(value: string | undefined): string[] {

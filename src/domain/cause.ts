@@ -28,7 +28,11 @@ export function chargedTo(chargeTo: string, deadline?: number): ConsumerCause {
   return deadline === undefined ? { priority: 'consumer', chargeTo } : { priority: 'consumer', chargeTo, deadline };
 }
 
-/** The bounded metrics label of a charge: a configured key's name, or `anonymous` (never an address). */
+/**
+ * The bounded metrics label of a charge: a configured key's name, `jwt` for every workload token's
+ * subject, or `anonymous` (never an address).
+ */
 export function chargeLabel(chargeTo: string): string {
+  if (chargeTo.startsWith('key:jwt:')) return 'jwt';
   return chargeTo.startsWith('key:') ? chargeTo.slice(4) : 'anonymous';
 }

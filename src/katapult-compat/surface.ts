@@ -10,6 +10,7 @@ import { AppError, isErrorCode, type ErrorCode, type NotFoundCatalog, type NotFo
 import { ifNoneMatchMatches } from '../http/etag.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { Logger } from '../observability/logger.js';
+import type { WorkloadTokens } from '../auth/workload-tokens.js';
 import { isKatapultErrorCode, KATAPULT_ERRORS, katapultEtag, type KatapultErrorCode } from './envelope.js';
 
 /** Thrown inside the surface: answered in Katapult's wrapped envelope. */
@@ -32,6 +33,8 @@ export interface KatapultSurfaceDeps {
   authRequired: boolean;
   /** Every resource's not-found codes, with Katapult's own descriptions. */
   notFound: NotFoundCatalog;
+  /** Workload tokens, accepted where a client puts its Katapult token; null when not configured. */
+  tokens: WorkloadTokens | null;
 }
 
 /** What a resource's Katapult-compatible handlers are built from: one way to authenticate, answer and fail. */
@@ -56,7 +59,7 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
   const routes = new Hono<AppEnv>();
   const dialect = katapultAuthDialect(deps.limiter);
   const kit: CompatKit = {
-    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect),
+    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect, deps.tokens),
     authorize: (c, scope) => authorize(c, scope, deps.authRequired, dialect),
     async answer(c, body) {
       const text = await body();
@@ -93,6 +96,8 @@ function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
       switch (refusal.kind) {
         case 'unknown_key':
           return new KatapultError('invalid_api_token');
+        case 'invalid_token':
+          return new KatapultError('invalid_api_token', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
         case 'key_required':
           return new KatapultError('missing_api_token');
         case 'not_listed':

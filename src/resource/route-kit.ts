@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { appAuthDialect } from '../auth/app-dialect.js';
 import { authorize, consumerAuth } from '../auth/middleware.js';
 import type { ConsumerLimiter } from '../auth/rate-limit.js';
+import type { WorkloadTokens } from '../auth/workload-tokens.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
 import type { ConsumerKeys } from '../config/api-keys.js';
 import type { ConsumerCause } from '../domain/cause.js';
@@ -43,12 +44,14 @@ export interface RouteKitDeps {
   trustProxyHops: number;
   katapultTimeoutMs: number;
   notFound: NotFoundCatalog;
+  /** Workload tokens (JWTs) accepted beside API keys; null when not configured. */
+  tokens: WorkloadTokens | null;
 }
 
 export function routeKit(deps: RouteKitDeps): RouteKit {
   const dialect = appAuthDialect(deps.limiter);
   return {
-    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect),
+    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect, deps.tokens),
     causeOf: requestCause(deps),
     async answer(c, scope, serve, finish) {
       authorize(c, scope, deps.authRequired, dialect);
