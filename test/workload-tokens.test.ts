@@ -1,6 +1,8 @@
 import { exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
+import { WorkloadTokens } from '../src/auth/workload-tokens.js';
+import { createLogger } from '../src/observability/logger.js';
 import { AUDIENCE, startIdentityProvider, type IdentityProvider } from './support/identity-provider.js';
 import { captureLogs } from './support/logs.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -99,5 +101,16 @@ describe('workload tokens (JWT bearer)', () => {
     expect(load({ JWT_ISSUER: 'http://id.example.com' })).toThrow(/JWT_ISSUER: must be https/);
     expect(load({ JWT_AUDIENCE: '' })).toThrow(/JWT_AUDIENCE: required/);
     expect(loadConfig(base, { requireToken: false }).workloadTokens).toMatchObject({ algorithms: ['RS256', 'ES256', 'EdDSA'], orgsClaim: 'katapult_orgs' });
+  });
+
+  it('keeps verifying with the keys it knows when they are due for a refetch and the provider is down', async () => {
+    const own = await startIdentityProvider({ 'billing-worker': ['acme'] });
+    const tokens = new WorkloadTokens({ issuer: own.issuer, audience: AUDIENCE, jwksUrl: null, orgsClaim: 'katapult_orgs', algorithms: ['RS256'] }, createLogger('silent'), Date.now, 50);
+    const token = await own.token();
+    expect(await tokens.verify(token)).toMatchObject({ name: 'jwt:billing-worker' });
+    await own.close();
+    await new Promise((r) => setTimeout(r, 100)); // the keys are due for a refetch, which cannot reach the provider
+    expect(await tokens.verify(token)).toMatchObject({ name: 'jwt:billing-worker', scopes: new Set(['acme']) });
+    expect(await tokens.verify(token.slice(0, -4) + 'AAAA')).toBeNull();
   });
 });

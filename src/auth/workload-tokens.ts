@@ -38,6 +38,8 @@ export class WorkloadTokens {
     private readonly config: WorkloadTokenConfig,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** How long fetched keys are used before they are fetched again (jose's `cacheMaxAge`). */
+    private readonly keysMaxAgeMs = 600_000,
   ) {}
 
   /** True for text that can only be meant as a JWT (an API key is never of that form). */
@@ -78,7 +80,7 @@ export class WorkloadTokens {
         return null;
       }
     }
-    this.#remote = createRemoteJWKSet(new URL(url), { cooldownDuration: JWKS_COOLDOWN_MS, timeoutDuration: 5000 });
+    this.#remote = createRemoteJWKSet(new URL(url), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: this.keysMaxAgeMs, timeoutDuration: 5000 });
     return this.#remote;
   }
 
