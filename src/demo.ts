@@ -1,14 +1,19 @@
 import { loadConfig } from './config/config.js';
 import { createRuntime } from './runtime.js';
 import { KatapultSimulator } from './simulator/simulator.js';
+import { AUDIENCE, startIdentityProvider } from './simulator/identity-provider.js';
 
 /**
  * `npm run demo`: the service on its embedded defaults, against the built-in simulator on loopback,
- * with an in-process cache. No token, no Redis, nothing leaves the machine.
+ * with an in-process cache, and workload tokens from a real OpenID Provider on loopback. No token, no
+ * Redis, nothing leaves the machine.
  */
 const DEMO_KEY = 'demo-key-not-a-secret';
 const sim = new KatapultSimulator();
 const upstream = await sim.listen(0, '127.0.0.1');
+// A workload of acme's, which gets its tokens from the demo's identity provider.
+const WORKLOAD = 'demo-worker';
+const idp = await startIdentityProvider({ [WORKLOAD]: ['acme'] });
 const config = loadConfig(undefined, {
   demo: true,
   defaults: { HOST: '127.0.0.1' },
@@ -22,10 +27,14 @@ const config = loadConfig(undefined, {
     // One consumer key for trying organization scopes; the demo's only, never for real use.
     API_KEYS: `demo:${DEMO_KEY}:*`,
     API_KEYS_FILE: undefined,
+    JWT_ISSUER: idp.issuer,
+    JWT_AUDIENCE: AUDIENCE,
+    JWT_JWKS_URL: undefined,
   },
 });
 const runtime = createRuntime(config);
 const url = await runtime.listen();
+const workloadToken = await idp.token(WORKLOAD);
 runtime.deps.logger.info({ url, upstream }, 'listening (demo)');
 runtime.deps.logger.flush();
 process.stdout.write(
@@ -36,11 +45,14 @@ process.stdout.write(
     `  curl -i ${url}/packages/rock-3`,
     `  curl -i -H 'X-Api-Key: ${DEMO_KEY}' '${url}/packages?organization=acme'`,
     `  curl -i '${url}/core/v1/virtual_machine_packages?per_page=5'   (as a Katapult client sees it)`,
+    `A workload's token from the demo's identity provider (${idp.issuer}), valid 10 minutes:`,
+    `  curl -i -H 'Authorization: Bearer ${workloadToken}' '${url}/packages?organization=acme'`,
+    `  a new one: curl -s -d grant_type=client_credentials -d client_id=${WORKLOAD} -d client_secret=${idp.secretOf(WORKLOAD)} ${idp.issuer}/token`,
     `  curl -s ${url}/metrics | grep kbff_cache   ·   ${url}/docs`,
     'Ctrl-C stops it.',
     '',
   ].join('\n'),
 );
-const stop = () => void Promise.all([runtime.close(), sim.close()]).then(() => process.exit(0));
+const stop = () => void Promise.all([runtime.close(), sim.close(), idp.close()]).then(() => process.exit(0));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

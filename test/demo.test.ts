@@ -25,6 +25,10 @@ describe('npm run demo', () => {
       const key = /X-Api-Key: (\S+)'/.exec(printed.join('\n'))![1]!;
       const org = await fetch(`${base}/packages?organization=acme`, { headers: { 'x-api-key': key } });
       expect(org.status).toBe(200);
+      // The printed workload token, from the demo's own identity provider, reads acme's packages.
+      const token = /Authorization: Bearer (\S+)'/.exec(printed.join('\n'))![1]!;
+      const workload = await fetch(`${base}/packages?organization=acme`, { headers: { authorization: `Bearer ${token}` } });
+      expect([workload.status, ((await workload.json()).packages as unknown[]).length]).toEqual([200, 22]);
       expect((await (await fetch(`${base}/readyz`)).json()).redis).toBe('not configured');
       // Log lines are written in batches, at least every second (LOG_FLUSH_MS).
       for (let i = 0; i < 40 && !printed.some((l) => l.includes('"demo mode')); i++) await new Promise((r) => setTimeout(r, 50));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { WorkloadTokens } from '../src/auth/workload-tokens.js';
 import { createLogger } from '../src/observability/logger.js';
-import { AUDIENCE, startIdentityProvider, type IdentityProvider } from './support/identity-provider.js';
+import { AUDIENCE, startIdentityProvider, type IdentityProvider } from '../src/simulator/identity-provider.js';
 import { captureLogs } from './support/logs.js';
 import { startStack, type Stack } from './support/stack.js';
 

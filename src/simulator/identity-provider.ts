@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 
-/** The audience this service's workload tokens are issued for, in the tests. */
+/** The audience this service's workload tokens are issued for, in the demo and the tests. */
 export const AUDIENCE = 'katapult-bff';
 
 export interface IdentityProvider {
@@ -13,14 +13,17 @@ export interface IdentityProvider {
   kid: string;
   /** An access token for workload `clientId` (OAuth client credentials), listing `orgs`. */
   token(clientId?: string): Promise<string>;
+  /** The client secret of workload `clientId`. */
+  secretOf(clientId: string): string;
   /** Requests for its key set so far. */
   jwksRequests(): number;
   close(): Promise<void>;
 }
 
 /**
- * A real OpenID Provider (`oidc-provider`) on loopback, issuing JWT access tokens (RFC 9068) to workloads
- * by client credentials, with the organizations each may read in `katapult_orgs`.
+ * A real OpenID Provider (`oidc-provider`) on loopback for the demo and the tests, issuing JWT access
+ * tokens (RFC 9068) to workloads by client credentials, with the organizations each may read in
+ * `katapult_orgs`. Each workload's client secret is `<id>-secret-0123456789abcdef`: not a secret.
  */
 export async function startIdentityProvider(orgs: Record<string, string[]>): Promise<IdentityProvider> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -40,6 +43,8 @@ export async function startIdentityProvider(orgs: Record<string, string[]>): Pro
       token_endpoint_auth_method: 'client_secret_post',
     })),
     features: {
+      // Workloads only: no sign-in pages.
+      devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -70,6 +75,7 @@ export async function startIdentityProvider(orgs: Record<string, string[]>): Pro
       });
       return ((await res.json()) as { access_token: string }).access_token;
     },
+    secretOf: secret,
     jwksRequests: () => jwks,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
