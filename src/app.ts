@@ -19,6 +19,7 @@ import { printable } from './http/query.js';
 import { requestContext, requestId } from './http/request-context.js';
 import type { Logger } from './observability/logger.js';
 import type { WorkloadTokens } from './auth/workload-tokens.js';
+import type { SignIn } from './auth/sign-in.js';
 import type { Metrics } from './observability/metrics.js';
 import type { RequestLog } from './observability/request-log.js';
 
@@ -34,6 +35,8 @@ export interface AppDeps {
   notFound: NotFoundCatalog;
   /** Workload tokens (JWTs) accepted beside API keys; null when not configured. */
   tokens: WorkloadTokens | null;
+  /** Users' sign-in through the service; null when it is off. */
+  signIn: SignIn | null;
   requestLog: RequestLog;
   /** The guarded Redis, null without one. */
   redis: RedisGuard | null;
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestContext(deps.requestLog, deps.config.consumerKeys));
   if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
+  if (deps.signIn) app.route('/', deps.signIn.routes());
   app.route('/', openApiRoutes(deps.resources.map((r) => r.document)));
   // Each router authenticates its own requests, in its own error format.
   for (const resource of deps.resources) app.route('/', resource.routes);

@@ -24,6 +24,8 @@ import { packagesResource } from './packages/index.js';
 import { SCOPE_NOT_FOUND, type ResourceDefinition, type ResourceParts } from './resource/resource.js';
 import { routeKit } from './resource/route-kit.js';
 import { WorkloadTokens } from './auth/workload-tokens.js';
+import { SignIn } from './auth/sign-in.js';
+import { SessionStore } from './auth/sessions.js';
 import { createHitPath } from './http/hit-path.js';
 import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
@@ -160,12 +162,13 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
   const tokens = config.workloadTokens ? new WorkloadTokens(config.workloadTokens, logger) : null;
-  const kit = routeKit({ ...config, clock, limiter, notFound, tokens });
+  const signIn = config.signIn ? new SignIn(config.signIn, new SessionStore(guard, clock), logger, config.corsOrigins) : null;
+  const kit = routeKit({ ...config, clock, limiter, notFound, tokens, signIn });
   const shared: ResourceParts = { engine, client, clock, config, kit };
   const resources = definitions.map((d) => d.create(shared));
-  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
+  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, signIn, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
   const app = createApp(deps);
-  const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors }, r.fastKeys)] : []));
+  const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors, cookies: signIn !== null }, r.fastKeys)] : []));
 
   /** Every refresh and background fetch running now, in the engine or in any resource, finished. */
   const settle = async () => {

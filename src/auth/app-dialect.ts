@@ -15,6 +15,10 @@ export function appAuthDialect(limiter: ConsumerLimiter): AuthDialect {
       switch (refusal.kind) {
         case 'unknown_key':
           return new AppError('unauthorized', 'unknown API key');
+        case 'invalid_session':
+          return new AppError('unauthorized', 'the session is not valid; sign in again');
+        case 'forged_request':
+          return new AppError('forbidden', 'a signed-in request needs X-CSRF: 1 and must come from this site');
         case 'invalid_token':
           return new AppError('unauthorized', 'the bearer token is not valid here', undefined, { 'www-authenticate': 'Bearer error="invalid_token"' });
         case 'key_required':

@@ -4,6 +4,7 @@ import type { OrgRef, OrgScope } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import type { ConsumerLimiter, LimitDecision } from './rate-limit.js';
 import { WorkloadTokens } from './workload-tokens.js';
+import type { SignIn } from './sign-in.js';
 
 /** Why a request is refused: the one decision every API surface makes, each saying it in its own format. */
 export type Refusal =
@@ -11,6 +12,10 @@ export type Refusal =
   | { kind: 'unknown_key' }
   /** A bearer token (a workload's JWT) that does not verify: RFC 6750's `invalid_token`. */
   | { kind: 'invalid_token' }
+  /** A session cookie that names no live session (forged, altered, expired, signed out). */
+  | { kind: 'invalid_session' }
+  /** A cookie-authenticated request that does not prove it comes from this site (`X-CSRF: 1`, its origin). */
+  | { kind: 'forged_request' }
   /** No key, where one is needed (an organization's packages, or anything with AUTH_REQUIRED). */
   | { kind: 'key_required'; scope: OrgScope }
   /** A valid key that does not list the organization. */
@@ -39,10 +44,23 @@ export function presentedKey(authorization: string | undefined, apiKey: string |
  * A credential is a configured API key, or, when workload tokens are on, a JWT its issuer signed.
  * Each router mounts it on its own paths with its own dialect, so no router is left without it.
  */
-export function consumerAuth(keys: ConsumerKeys, limiter: ConsumerLimiter, dialect: AuthDialect, tokens: WorkloadTokens | null = null): MiddlewareHandler<AppEnv> {
+export function consumerAuth(
+  keys: ConsumerKeys,
+  limiter: ConsumerLimiter,
+  dialect: AuthDialect,
+  tokens: WorkloadTokens | null = null,
+  signIn: SignIn | null = null,
+): MiddlewareHandler<AppEnv> {
   return async function consumerAuth(c, next) {
     const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
     let consumer = key === null ? null : keys.identify(key);
+    // A signed-in user: the session cookie, only with proof the request comes from this site.
+    const session = key === null && signIn ? await signIn.sessionOf(c) : undefined;
+    if (session !== undefined) {
+      if (signIn!.forged(c)) throw dialect.refuse({ kind: 'forged_request' });
+      if (session === null) throw dialect.refuse({ kind: 'invalid_session' });
+      consumer = { name: `user:${session.sub}`, scopes: new Set(session.orgs) };
+    }
     if (key !== null && !consumer && tokens && WorkloadTokens.looksLikeToken(key)) {
       consumer = await tokens.verify(key);
       if (!consumer) throw dialect.refuse({ kind: 'invalid_token' });

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Consumer } from '../config/api-keys.js';
 import type { Logger } from '../observability/logger.js';
+import { organizationsOf } from './claims.js';
 
 /** Where a workload's tokens come from, and what they must say (`JWT_*`, config/config.ts). */
 export interface WorkloadTokenConfig {
@@ -101,10 +102,4 @@ export class WorkloadTokens {
 /** A failure that is jose's verdict on the token itself, not on reaching the provider. */
 function isVerdict(err: unknown): boolean {
   return !(err instanceof errors.JWKSTimeout) && !(err instanceof TypeError && /fetch/i.test(String(err.message)));
-}
-
-/** A claim listing organizations: a JSON array of strings, or a space-separated string. */
-function organizationsOf(claim: unknown): string[] {
-  const all = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(' ') : [];
-  return all.filter((o): o is string => typeof o === 'string' && o.length > 0 && o.length <= 64).slice(0, 100);
 }

@@ -58,6 +58,14 @@ const schema = z.object({
   CONSUMER_UPSTREAM_PER_MINUTE: int(1, 1_000_000).optional(),
   TRUST_PROXY_HOPS: int(0, 10).default(0),
   CORS_ORIGINS: z.string().optional(),
+  OIDC_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
+  OIDC_CLIENT_ID: z.string().min(1).max(256).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  OIDC_REDIRECT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
+  OIDC_SCOPES: z.string().min(1).default('openid profile'),
+  OIDC_ORGS_CLAIM: z.string().min(1).max(128).default('katapult_orgs'),
+  SESSION_TTL_SECONDS: int(60, 30 * 86_400).default(28_800),
   JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
   JWT_AUDIENCE: z.string().min(1).max(256).optional(),
   JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
@@ -128,6 +136,8 @@ const configFrom = (readFile: (path: string) => string) =>
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
     /** JWT bearer tokens that workloads present instead of an API key; null: not accepted. */
     workloadTokens: workloadTokens(e),
+    /** Users' sign-in through this service (OpenID Connect, the BFF pattern); null: off. */
+    signIn: signIn(e, readFile),
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     /** Log lines are written in batches of this many bytes (0: each at once), and at least every `logFlushMs`. */
@@ -246,6 +256,34 @@ function httpsOrLoopback(url: string): boolean {
 
 /** Signature algorithms only: `none` and HMAC (a shared secret, or a public key misused as one) are refused. */
 const SIGNATURE_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+function signIn(e: z.output<typeof schema>, readFile: (path: string) => string) {
+  if (!e.OIDC_ISSUER) return null;
+  for (const [name, value] of [['OIDC_CLIENT_ID', e.OIDC_CLIENT_ID], ['OIDC_REDIRECT_URL', e.OIDC_REDIRECT_URL]] as const) {
+    if (!value) throw new ConfigError(`${name}: required with OIDC_ISSUER`);
+  }
+  if (e.OIDC_CLIENT_SECRET && e.OIDC_CLIENT_SECRET_FILE) throw new ConfigError('OIDC_CLIENT_SECRET_FILE: set either it or OIDC_CLIENT_SECRET, not both');
+  let secret = e.OIDC_CLIENT_SECRET;
+  if (e.OIDC_CLIENT_SECRET_FILE) {
+    try {
+      secret = readFile(e.OIDC_CLIENT_SECRET_FILE).trim();
+    } catch (err) {
+      throw new ConfigError(`OIDC_CLIENT_SECRET_FILE: cannot read ${e.OIDC_CLIENT_SECRET_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (!secret) throw new ConfigError('OIDC_CLIENT_SECRET: required with OIDC_ISSUER (or OIDC_CLIENT_SECRET_FILE)');
+  const redirectUrl = new URL(e.OIDC_REDIRECT_URL!);
+  if (redirectUrl.pathname !== '/auth/callback') throw new ConfigError('OIDC_REDIRECT_URL: must be this service\'s /auth/callback');
+  return {
+    issuer: e.OIDC_ISSUER,
+    clientId: e.OIDC_CLIENT_ID!,
+    clientSecret: new Secret(secret),
+    redirectUrl: redirectUrl.toString(),
+    scopes: e.OIDC_SCOPES,
+    orgsClaim: e.OIDC_ORGS_CLAIM,
+    sessionTtlMs: e.SESSION_TTL_SECONDS * 1000,
+  };
+}
 
 function workloadTokens(e: z.output<typeof schema>) {
   if (!e.JWT_ISSUER) return null;

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 
 /** Response headers a browser script may read: the caching and tracing ones a frontend acts on. */
 export const EXPOSED_HEADERS = ['ETag', 'X-Cache', 'Age', 'X-Request-Id', 'X-Packages-Detail', 'RateLimit', 'RateLimit-Policy', 'Retry-After', 'Warning'];
-const ALLOWED_HEADERS = 'Authorization,X-Api-Key,If-None-Match,X-Request-Id';
+const ALLOWED_HEADERS = 'Authorization,X-Api-Key,If-None-Match,X-Request-Id,X-CSRF';
 const ALLOWED_METHODS = 'GET,HEAD,OPTIONS';
 const MAX_AGE_SECONDS = '600';
 

@@ -37,7 +37,8 @@ export function createHitPath(
   clock: Clock,
   log: RequestLog,
   onHit: () => void,
-  opts: Windows & { authRequired: boolean; cors: CorsPolicy | null },
+  /** `cookies`: users sign in, so a request with a cookie may be a user's, which the router decides. */
+  opts: Windows & { authRequired: boolean; cors: CorsPolicy | null; cookies?: boolean },
   keyOf: FastKeyOf,
 ) {
   const { authRequired, cors } = opts;
@@ -48,7 +49,7 @@ export function createHitPath(
     if (req.method !== 'GET' || authRequired) return false;
     // Keys are checked, limited and logged by the router.
     const h = req.headers;
-    if (h.authorization !== undefined || h['x-api-key'] !== undefined) return false;
+    if (h.authorization !== undefined || h['x-api-key'] !== undefined || (opts.cookies && h.cookie !== undefined)) return false;
     const url = req.url!;
     const target = keyOf(url);
     if (!target) return false;

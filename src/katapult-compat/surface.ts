@@ -96,6 +96,9 @@ function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
       switch (refusal.kind) {
         case 'unknown_key':
           return new KatapultError('invalid_api_token');
+        case 'invalid_session':
+        case 'forged_request':
+          return new KatapultError('invalid_api_token');
         case 'invalid_token':
           return new KatapultError('invalid_api_token', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
         case 'key_required':

@@ -3,6 +3,7 @@ import { appAuthDialect } from '../auth/app-dialect.js';
 import { authorize, consumerAuth } from '../auth/middleware.js';
 import type { ConsumerLimiter } from '../auth/rate-limit.js';
 import type { WorkloadTokens } from '../auth/workload-tokens.js';
+import type { SignIn } from '../auth/sign-in.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
 import type { ConsumerKeys } from '../config/api-keys.js';
 import type { ConsumerCause } from '../domain/cause.js';
@@ -46,12 +47,14 @@ export interface RouteKitDeps {
   notFound: NotFoundCatalog;
   /** Workload tokens (JWTs) accepted beside API keys; null when not configured. */
   tokens: WorkloadTokens | null;
+  /** Users signed in through the service (session cookies); null when sign-in is off. */
+  signIn: SignIn | null;
 }
 
 export function routeKit(deps: RouteKitDeps): RouteKit {
   const dialect = appAuthDialect(deps.limiter);
   return {
-    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect, deps.tokens),
+    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect, deps.tokens, deps.signIn),
     causeOf: requestCause(deps),
     async answer(c, scope, serve, finish) {
       authorize(c, scope, deps.authRequired, dialect);

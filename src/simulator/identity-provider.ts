@@ -25,7 +25,16 @@ export interface IdentityProvider {
  * tokens (RFC 9068) to workloads by client credentials, with the organizations each may read in
  * `katapult_orgs`. Each workload's client secret is `<id>-secret-0123456789abcdef`: not a secret.
  */
-export async function startIdentityProvider(orgs: Record<string, string[]>): Promise<IdentityProvider> {
+export interface SignInOptions {
+  /** This service as the provider's client for users' sign-in (authorization code, PKCE). */
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  /** The users who may sign in (any password), with their name and organizations. */
+  users: Record<string, { name: string; orgs: string[] }>;
+}
+
+export async function startIdentityProvider(orgs: Record<string, string[]>, signIn?: SignInOptions): Promise<IdentityProvider> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = `k-${Math.random().toString(36).slice(2, 10)}`;
   const jwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
@@ -33,18 +42,38 @@ export async function startIdentityProvider(orgs: Record<string, string[]>): Pro
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const secret = (id: string) => `${id}-secret-0123456789abcdef`;
+  const workloads = Object.keys(orgs).map((id) => ({
+    client_id: id,
+    client_secret: secret(id),
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_post',
+  }));
+  const bff = signIn
+    ? [{ client_id: signIn.clientId, client_secret: signIn.clientSecret, grant_types: ['authorization_code'], redirect_uris: [signIn.redirectUri], response_types: ['code'] }]
+    : [];
   const provider = new Provider(issuer, {
-    clients: Object.keys(orgs).map((id) => ({
-      client_id: id,
-      client_secret: secret(id),
-      grant_types: ['client_credentials'],
-      redirect_uris: [],
-      response_types: [],
-      token_endpoint_auth_method: 'client_secret_post',
-    })),
+    clients: [...workloads, ...bff],
+    // Users sign in on the provider's own development pages (any password); their organizations are a claim.
+    claims: { openid: ['sub', 'katapult_orgs'], profile: ['name'] },
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    findAccount: async (_ctx: unknown, id: string) => {
+      const user = signIn?.users[id];
+      return user ? { accountId: id, claims: async () => ({ sub: id, name: user.name, katapult_orgs: user.orgs }) } : undefined;
+    },
+    // This service is the user's own frontend: no consent page.
+    loadExistingGrant: async (ctx: any) => {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+      grant.addOIDCScope('openid profile');
+      await grant.save();
+      return grant;
+    },
     features: {
-      // Workloads only: no sign-in pages.
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: signIn !== undefined },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,

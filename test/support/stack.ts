@@ -17,6 +17,8 @@ export interface StackOptions {
   defaultMetrics?: boolean;
   /** The cached resources, when a test adds one of its own. */
   resources?: ResourceDefinition[];
+  /** Each instance's port, where a test must know its URLs before they start (a sign-in redirect URL). */
+  ports?: number[];
 }
 
 export interface Stack {
@@ -57,7 +59,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       resources: opts.resources,
     });
     runtimes.push(runtime);
-    urls.push(await runtime.listen(0, '127.0.0.1'));
+    urls.push(await runtime.listen(opts.ports?.[i] ?? 0, '127.0.0.1'));
   }
   return {
     sim,
