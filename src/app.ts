@@ -8,6 +8,7 @@ import { katapultSurface } from './katapult-compat/surface.js';
 import type { PurgeTarget, Resource } from './resource/resource.js';
 import type { CacheEngine } from './cache/engine.js';
 import { healthRoutes } from './http/health.js';
+import { pickerRoutes } from './ui/picker.js';
 import type { CircuitBreaker } from './upstream/breaker.js';
 import type { BudgetGovernor } from './upstream/governor.js';
 import type { TieredStore } from './cache/tiered-store.js';
@@ -57,6 +58,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
   if (deps.signIn) app.route('/', deps.signIn.routes());
+  if (deps.config.demoUi || deps.config.demo) app.route('/', pickerRoutes());
   app.route('/', openApiRoutes(deps.resources.map((r) => r.document)));
   // Each router authenticates its own requests, in its own error format.
   for (const resource of deps.resources) app.route('/', resource.routes);

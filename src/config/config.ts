@@ -66,6 +66,7 @@ const schema = z.object({
   OIDC_SCOPES: z.string().min(1).default('openid profile'),
   OIDC_ORGS_CLAIM: z.string().min(1).max(128).default('katapult_orgs'),
   SESSION_TTL_SECONDS: int(60, 30 * 86_400).default(28_800),
+  DEMO_UI: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
   JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
   JWT_AUDIENCE: z.string().min(1).max(256).optional(),
   JWT_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine(httpsOrLoopback, 'must be https (http only on a loopback address)').optional(),
@@ -138,6 +139,8 @@ const configFrom = (readFile: (path: string) => string) =>
     workloadTokens: workloadTokens(e),
     /** Users' sign-in through this service (OpenID Connect, the BFF pattern); null: off. */
     signIn: signIn(e, readFile),
+    /** Whether `/` serves the package picker (always in the demo). */
+    demoUi: e.DEMO_UI === 'true',
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
     logLevel: e.LOG_LEVEL,
     /** Log lines are written in batches of this many bytes (0: each at once), and at least every `logFlushMs`. */
