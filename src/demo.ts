@@ -11,12 +11,18 @@ import { AUDIENCE, startIdentityProvider } from './simulator/identity-provider.j
 const DEMO_KEY = 'demo-key-not-a-secret';
 const sim = new KatapultSimulator();
 const upstream = await sim.listen(0, '127.0.0.1');
-// A workload of acme's, which gets its tokens from the demo's identity provider.
+// The demo's identity provider: a workload of acme's that gets tokens from it, and a user of acme's who
+// signs in there. Its client for the sign-in is this service, called back on the port it will listen on.
 const WORKLOAD = 'demo-worker';
-const idp = await startIdentityProvider({ [WORKLOAD]: ['acme'] });
+const USER = { login: 'ada', password: 'any password' };
+const defaults = { HOST: '127.0.0.1' };
+const { host, port } = loadConfig(undefined, { demo: true, requireToken: false, defaults });
+const site = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+const bff = { clientId: 'katapult-bff', clientSecret: 'demo-client-secret-not-a-secret', redirectUri: `${site}/auth/callback` };
+const idp = await startIdentityProvider({ [WORKLOAD]: ['acme'] }, { ...bff, users: { [USER.login]: { name: 'Ada Lovelace', orgs: ['acme'] } } });
 const config = loadConfig(undefined, {
   demo: true,
-  defaults: { HOST: '127.0.0.1' },
+  defaults,
   overrides: {
     KATAPULT_API_URL: upstream,
     KATAPULT_API_TOKEN: sim.token,
@@ -30,6 +36,11 @@ const config = loadConfig(undefined, {
     JWT_ISSUER: idp.issuer,
     JWT_AUDIENCE: AUDIENCE,
     JWT_JWKS_URL: undefined,
+    OIDC_ISSUER: idp.issuer,
+    OIDC_CLIENT_ID: bff.clientId,
+    OIDC_CLIENT_SECRET: bff.clientSecret,
+    OIDC_CLIENT_SECRET_FILE: undefined,
+    OIDC_REDIRECT_URL: bff.redirectUri,
   },
 });
 const runtime = createRuntime(config);
@@ -41,6 +52,7 @@ process.stdout.write(
   [
     '',
     `katapult-bff demo is up at ${url}`,
+    `  ${url}/   the package picker: sign in as "${USER.login}" with any password (${USER.password}, say) to see acme's packages`,
     `  curl -i ${url}/packages`,
     `  curl -i ${url}/packages/rock-3`,
     `  curl -i -H 'X-Api-Key: ${DEMO_KEY}' '${url}/packages?organization=acme'`,

@@ -29,6 +29,11 @@ describe('npm run demo', () => {
       const token = /Authorization: Bearer (\S+)'/.exec(printed.join('\n'))![1]!;
       const workload = await fetch(`${base}/packages?organization=acme`, { headers: { authorization: `Bearer ${token}` } });
       expect([workload.status, ((await workload.json()).packages as unknown[]).length]).toEqual([200, 22]);
+      // The picker, and the sign-in it links to, at the demo's own identity provider.
+      expect((await (await fetch(`${base}/`)).text())).toContain('Package picker');
+      const login = await fetch(`${base}/auth/login`, { redirect: 'manual' });
+      const issuer = /identity provider \((http:\/\/127\.0\.0\.1:\d+)\)/.exec(printed.join('\n'))![1]!;
+      expect([login.status, login.headers.get('location')!.startsWith(`${issuer}/auth?`)]).toEqual([302, true]);
       expect((await (await fetch(`${base}/readyz`)).json()).redis).toBe('not configured');
       // Log lines are written in batches, at least every second (LOG_FLUSH_MS).
       for (let i = 0; i < 40 && !printed.some((l) => l.includes('"demo mode')); i++) await new Promise((r) => setTimeout(r, 50));
