@@ -113,4 +113,21 @@ describe('workload tokens (JWT bearer)', () => {
     expect(await tokens.verify(token)).toMatchObject({ name: 'jwt:billing-worker', scopes: new Set(['acme']) });
     expect(await tokens.verify(token.slice(0, -4) + 'AAAA')).toBeNull();
   });
+
+  it('accepts a rotated key after one refetch of the key set', async () => {
+    const before = await startIdentityProvider({ 'billing-worker': ['acme'] });
+    const tokens = new WorkloadTokens({ issuer: before.issuer, audience: AUDIENCE, jwksUrl: null, orgsClaim: 'katapult_orgs', algorithms: ['RS256'] }, createLogger('silent'), Date.now, 600_000, 100);
+    expect(await tokens.verify(await before.token())).not.toBeNull();
+    await before.close();
+    // The same issuer, now signing with a new key.
+    const after = await startIdentityProvider({ 'billing-worker': ['acme'] }, undefined, Number(new URL(before.issuer).port));
+    try {
+      const rotated = await after.token();
+      await new Promise((r) => setTimeout(r, 150)); // past the cooldown since the last fetch
+      expect(await tokens.verify(rotated)).toMatchObject({ name: 'jwt:billing-worker' });
+      expect(after.jwksRequests()).toBe(1);
+    } finally {
+      await after.close();
+    }
+  });
 });

@@ -41,6 +41,8 @@ export class WorkloadTokens {
     private readonly now: () => number = Date.now,
     /** How long fetched keys are used before they are fetched again (jose's `cacheMaxAge`). */
     private readonly keysMaxAgeMs = 600_000,
+    /** After a fetch, how long an unknown `kid` fetches nothing more (jose's `cooldownDuration`). */
+    private readonly cooldownMs = JWKS_COOLDOWN_MS,
   ) {}
 
   /** True for text that can only be meant as a JWT (an API key is never of that form). */
@@ -81,7 +83,7 @@ export class WorkloadTokens {
         return null;
       }
     }
-    this.#remote = createRemoteJWKSet(new URL(url), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: this.keysMaxAgeMs, timeoutDuration: 5000 });
+    this.#remote = createRemoteJWKSet(new URL(url), { cooldownDuration: this.cooldownMs, cacheMaxAge: this.keysMaxAgeMs, timeoutDuration: 5000 });
     return this.#remote;
   }
 

@@ -30,9 +30,10 @@ export function chargedTo(chargeTo: string, deadline?: number): ConsumerCause {
 
 /**
  * The bounded metrics label of a charge: a configured key's name, `jwt` for every workload token's
- * subject, or `anonymous` (never an address).
+ * subject, `user` for every signed-in user, or `anonymous` (never an address).
  */
 export function chargeLabel(chargeTo: string): string {
   if (chargeTo.startsWith('key:jwt:')) return 'jwt';
+  if (chargeTo.startsWith('key:user:')) return 'user';
   return chargeTo.startsWith('key:') ? chargeTo.slice(4) : 'anonymous';
 }

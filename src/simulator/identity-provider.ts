@@ -34,12 +34,13 @@ export interface SignInOptions {
   users: Record<string, { name: string; orgs: string[] }>;
 }
 
-export async function startIdentityProvider(orgs: Record<string, string[]>, signIn?: SignInOptions): Promise<IdentityProvider> {
+export async function startIdentityProvider(orgs: Record<string, string[]>, signIn?: SignInOptions, port = 0): Promise<IdentityProvider> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = `k-${Math.random().toString(36).slice(2, 10)}`;
   const jwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
   const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // `port`: the same issuer again, with a new key (a rotation).
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const secret = (id: string) => `${id}-secret-0123456789abcdef`;
   const workloads = Object.keys(orgs).map((id) => ({
