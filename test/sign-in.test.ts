@@ -55,17 +55,17 @@ describe('sign-in through the service', () => {
     return { go, cookies: (url: string) => jars.get(new URL(url).host) ?? new Map<string, string>() };
   };
 
-  /** Signs in as `user` at the provider's own pages; resolves to the callback URL the provider sends back. */
-  const atProvider = async (b: ReturnType<typeof browser>, loginUrl: string, user = 'ada') => {
+  /** Signs in as ada at the provider's own pages; resolves to the callback URL the provider sends back to `back`. */
+  const atProvider = async (b: ReturnType<typeof browser>, loginUrl: string, provider = idp, back = site) => {
     let res = await b.go(loginUrl);
-    let location = new URL(res.headers.get('location')!, idp.issuer).toString();
+    let location = new URL(res.headers.get('location')!, provider.issuer).toString();
     res = await b.go(location);
     const form = await res.text();
-    const action = new URL(/action="([^"]+)"/.exec(form)![1]!, idp.issuer).toString();
-    res = await b.go(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ prompt: 'login', login: user, password: 'any' }) });
+    const action = new URL(/action="([^"]+)"/.exec(form)![1]!, provider.issuer).toString();
+    res = await b.go(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ prompt: 'login', login: 'ada', password: 'any' }) });
     for (let i = 0; i < 5; i++) {
-      location = new URL(res.headers.get('location')!, idp.issuer).toString();
-      if (location.startsWith(site)) return location;
+      location = new URL(res.headers.get('location')!, provider.issuer).toString();
+      if (location.startsWith(back)) return location;
       res = await b.go(location);
     }
     throw new Error('the provider did not send the browser back');
@@ -149,5 +149,23 @@ describe('sign-in through the service', () => {
     const down = await fetch(`${stack.urls[1]}/auth/login`, { redirect: 'manual' });
     expect([down.status, (await down.text()).includes('identity provider cannot be reached')]).toEqual([503, true]);
     expect((await fetch(`${stack.urls[1]}/packages?organization=acme`, { headers: { cookie: `kbff_session=${id}`, 'x-csrf': '1' } })).status).toBe(200);
+  });
+
+  it("reads the user's organizations from userinfo when the provider keeps them out of the ID token", async () => {
+    const port = await freePort();
+    const own = `http://127.0.0.1:${port}`;
+    const strict = await startIdentityProvider({}, { ...CLIENT, redirectUri: `${own}/auth/callback`, users: { ada: { name: 'Ada Lovelace', orgs: ['acme'] } }, claimsInIdToken: false });
+    const single = await startStack({ ports: [port], env: { OIDC_ISSUER: strict.issuer, OIDC_CLIENT_ID: CLIENT.clientId, OIDC_CLIENT_SECRET: CLIENT.clientSecret, OIDC_REDIRECT_URL: `${own}/auth/callback` } });
+    try {
+      const b = browser();
+      const login = await b.go(`${own}/auth/login`);
+      const callback = await atProvider(b, login.headers.get('location')!, strict, own);
+      expect((await b.go(callback)).status).toBe(302);
+      const session = await fetch(`${own}/auth/session`, { headers: { cookie: `kbff_session=${b.cookies(own).get('kbff_session')}` } });
+      expect(await session.json()).toEqual({ subject: 'ada', name: 'Ada Lovelace', organizations: ['acme'] });
+    } finally {
+      await single.close();
+      await strict.close();
+    }
   });
 });

@@ -114,7 +114,9 @@ export class SignIn {
           expectedNonce: attempt.nonce,
           idTokenExpected: true,
         });
-        const claims = tokens.claims()!;
+        let claims: Record<string, unknown> & { sub: string } = tokens.claims()!;
+        // A provider may keep its claims out of the ID token: then they are the userinfo's (OIDC Core §5.3).
+        if (claims[this.config.orgsClaim] === undefined) claims = { ...(await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub)), sub: claims.sub };
         session = { sub: claims.sub, name: typeof claims.name === 'string' ? claims.name.slice(0, 256) : null, orgs: organizationsOf(claims[this.config.orgsClaim]) };
       } catch (err) {
         this.logger.warn({ err: (err as Error).name }, 'sign-in: the callback did not complete');

@@ -32,6 +32,8 @@ export interface SignInOptions {
   redirectUri: string;
   /** The users who may sign in (any password), with their name and organizations. */
   users: Record<string, { name: string; orgs: string[] }>;
+  /** False: the users' claims only at userinfo, not in the ID token (as many providers do). */
+  claimsInIdToken?: boolean;
 }
 
 export async function startIdentityProvider(orgs: Record<string, string[]>, signIn?: SignInOptions, port = 0): Promise<IdentityProvider> {
@@ -58,7 +60,7 @@ export async function startIdentityProvider(orgs: Record<string, string[]>, sign
     clients: [...workloads, ...bff],
     // Users sign in on the provider's own development pages (any password); their organizations are a claim.
     claims: { openid: ['sub', 'katapult_orgs'], profile: ['name'] },
-    conformIdTokenClaims: false,
+    conformIdTokenClaims: signIn?.claimsInIdToken === false,
     pkce: { required: () => true },
     findAccount: async (_ctx: unknown, id: string) => {
       const user = signIn?.users[id];
