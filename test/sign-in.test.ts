@@ -168,4 +168,17 @@ describe('sign-in through the service', () => {
       await strict.close();
     }
   });
+
+  it('on https, its cookies are Secure and __Host- prefixed', async () => {
+    const own = await startIdentityProvider({}, { ...CLIENT, redirectUri: 'https://bff.example/auth/callback', users: {} });
+    const https = await startStack({ env: { OIDC_ISSUER: own.issuer, OIDC_CLIENT_ID: CLIENT.clientId, OIDC_CLIENT_SECRET: CLIENT.clientSecret, OIDC_REDIRECT_URL: 'https://bff.example/auth/callback' } });
+    try {
+      const login = await fetch(`${https.urls[0]}/auth/login`, { redirect: 'manual' });
+      expect(login.headers.getSetCookie()[0]).toMatch(/^__Host-kbff_login=[^;]+; Max-Age=600; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      expect(new URL(login.headers.get('location')!).searchParams.get('redirect_uri')).toBe('https://bff.example/auth/callback');
+    } finally {
+      await https.close();
+      await own.close();
+    }
+  });
 });

@@ -64,9 +64,13 @@ async function show() {
   }
   const q = 'group_by=group&min_cpu_cores=' + Number(document.getElementById('cpu').value) + '&min_memory_gb=' + Number(document.getElementById('mem').value);
   const scopes = [['Public packages', '/packages?' + q], ...(session ? session.organizations.map((o) => [o + "'s packages", '/packages?organization=' + encodeURIComponent(o) + '&' + q]) : [])];
-  const sections = await Promise.all(scopes.map(async ([title, url]) => render(title, await get(url))));
-  document.getElementById('lists').replaceChildren(...sections);
+  const answers = await Promise.all(scopes.map(async ([title, url]) => [title, await get(url)]));
+  document.getElementById('lists').replaceChildren(...answers.map(([title, answer]) => render(title, answer)));
+  // Lists fill in as the service fetches their details: ask again while one is incomplete (a 304 once it is not).
+  const incomplete = answers.some(([, a]) => a.detail && a.detail.split('/')[0] !== a.detail.split('/')[1]);
+  if (incomplete && ++rounds < 30) setTimeout(show, 1000);
 }
+let rounds = 0;
 for (const id of ['cpu', 'mem']) document.getElementById(id).addEventListener('change', show);
 show();
 </script>
