@@ -26,6 +26,7 @@ import { routeKit } from './resource/route-kit.js';
 import { WorkloadTokens } from './auth/workload-tokens.js';
 import { SignIn } from './auth/sign-in.js';
 import { SessionStore } from './auth/sessions.js';
+import { clientAddress } from './http/cause.js';
 import { createHitPath } from './http/hit-path.js';
 import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
@@ -162,7 +163,9 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
   const tokens = config.workloadTokens ? new WorkloadTokens(config.workloadTokens, logger) : null;
-  const signIn = config.signIn ? new SignIn(config.signIn, new SessionStore(guard, clock), logger, config.corsOrigins) : null;
+  const signIn = config.signIn
+    ? new SignIn(config.signIn, new SessionStore(guard, clock), logger, config.corsOrigins, async (c) => (await limiter.take(`sign-in:${clientAddress(c, config.trustProxyHops)}`)).allowed)
+    : null;
   const kit = routeKit({ ...config, clock, limiter, notFound, tokens, signIn });
   const shared: ResourceParts = { engine, client, clock, config, kit };
   const resources = definitions.map((d) => d.create(shared));

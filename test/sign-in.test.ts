@@ -181,4 +181,19 @@ describe('sign-in through the service', () => {
       await own.close();
     }
   });
+
+  it('holds each client address to a request bucket of sign-ins (each keeps state for 10 minutes)', async () => {
+    const own = await startIdentityProvider({}, { ...CLIENT, redirectUri: 'http://127.0.0.1:1/auth/callback', users: {} });
+    const small = await startStack({
+      env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '0.01', OIDC_ISSUER: own.issuer, OIDC_CLIENT_ID: CLIENT.clientId, OIDC_CLIENT_SECRET: CLIENT.clientSecret, OIDC_REDIRECT_URL: 'http://127.0.0.1:1/auth/callback' },
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await fetch(`${small.urls[0]}/auth/login`, { redirect: 'manual' })).status);
+      expect(statuses).toEqual([302, 302, 302, 429, 429]);
+    } finally {
+      await small.close();
+      await own.close();
+    }
+  });
 });

@@ -46,6 +46,11 @@ export class SignIn {
     private readonly logger: Logger,
     /** Origins whose pages may call with the cookie beside this site's own (`CORS_ORIGINS`). */
     private readonly allowedOrigins: string[],
+    /**
+     * True while this caller may begin another sign-in: each keeps state server-side for 10 minutes, so
+     * a flood of them is held to a request bucket per client address.
+     */
+    private readonly mayBegin: (c: Context<AppEnv>) => Promise<boolean> = async () => true,
   ) {
     const redirect = new URL(config.redirectUrl);
     this.#secure = redirect.protocol === 'https:';
@@ -75,6 +80,7 @@ export class SignIn {
     routes.get('/auth/login', async (c) => {
       const returnTo = c.req.query('returnTo') ?? '/';
       if (!RETURN_TO.test(returnTo)) return page(c, 400, 'returnTo must be a path on this site.');
+      if (!(await this.mayBegin(c))) return page(c, 429, 'Too many sign-ins from here; wait a moment.');
       let configuration: oidc.Configuration;
       try {
         configuration = await this.#discover();
@@ -168,7 +174,7 @@ export class SignIn {
 }
 
 /** A small page for the browser: the sign-in's own answers are pages, not API errors. */
-function page(c: Context<AppEnv>, status: 400 | 503, message: string): Response {
+function page(c: Context<AppEnv>, status: 400 | 429 | 503, message: string): Response {
   c.header('cache-control', 'no-store');
   return c.html(`<!doctype html><meta charset="utf-8"><title>Sign-in</title><p>${message}</p><p><a href="/auth/login">Sign in</a></p>`, status);
 }

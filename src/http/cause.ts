@@ -22,7 +22,8 @@ export function requestCause(opts: { trustProxyHops: number; katapultTimeoutMs: 
   };
 }
 
-function clientAddress(c: AppContext, trustedHops: number): string {
+/** The caller's address, as the outermost of `trustedHops` proxies saw it (the connection's peer without any). */
+export function clientAddress(c: AppContext, trustedHops: number): string {
   const peer = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress ?? 'unknown';
   if (trustedHops === 0) return peer;
   const chain = (c.req.header('x-forwarded-for') ?? '').split(',').map((a) => a.trim()).filter(Boolean);
