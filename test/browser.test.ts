@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from './support/logs.js';
-import { CHROMIUM } from './support/chromium.js';
+import { launchChromium } from './support/chromium.js';
 import { startStack, type Stack } from './support/stack.js';
 
 /**
@@ -21,10 +21,7 @@ describe('browser frontend', () => {
     await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
     pageOrigin = `http://127.0.0.1:${(page.address() as { port: number }).port}`;
     stack = await startStack({ env: { CORS_ORIGINS: pageOrigin, LOG_LEVEL: 'info' }, logger: logs.logger });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIdentityProvider, type IdentityProvider } from '../src/simulator/identity-provider.js';
-import { CHROMIUM } from './support/chromium.js';
+import { launchChromium } from './support/chromium.js';
 import { freePort } from './support/ports.js';
 import { startStack, type Stack } from './support/stack.js';
 
@@ -30,10 +30,7 @@ describe('package picker', () => {
         OIDC_REDIRECT_URL: `${site}/auth/callback`,
       },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -49,7 +49,8 @@ export class SessionStore {
     const key = keyOf(kind, id);
     const shared = await this.redis?.run('session', (r) => (once ? r.getdel(key) : r.get(key)));
     let text = shared ?? null;
-    if (shared === undefined || shared === null) {
+    // Not in Redis (or Redis away): it may have been made here while Redis was away.
+    if (text === null) {
       const local = this.#local.get(key);
       if (local && once) this.#local.delete(key);
       text = local && local.until > this.clock.now() ? local.value : null;

@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import * as oidc from 'openid-client';
 import type { Secret } from '../config/secret.js';
 import type { AppEnv } from '../http/context.js';
+import { AppError } from '../http/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { organizationsOf } from './claims.js';
 import { newId, type LoginAttempt, type Session, type SessionStore } from './sessions.js';
@@ -38,6 +39,8 @@ const RETURN_TO = /^\/(?![/\\])[\x21-\x7e]{0,511}$/;
 export class SignIn {
   #configuration: Promise<oidc.Configuration> | null = null;
   readonly #secure: boolean;
+  /** On https, cookies are `__Host-` cookies (RFC 6265bis §4.1.3.2): Secure, Path=/, no Domain. */
+  readonly #prefix: 'host' | undefined;
   readonly #siteOrigin: string;
 
   constructor(
@@ -54,6 +57,7 @@ export class SignIn {
   ) {
     const redirect = new URL(config.redirectUrl);
     this.#secure = redirect.protocol === 'https:';
+    this.#prefix = this.#secure ? 'host' : undefined;
     this.#siteOrigin = redirect.origin;
   }
 
@@ -62,7 +66,7 @@ export class SignIn {
    * cookie names no live session (forged, altered, expired, logged out).
    */
   async sessionOf(c: Context<AppEnv>): Promise<Session | null | undefined> {
-    const id = getCookie(c, SESSION_COOKIE, this.#secure ? 'host' : undefined);
+    const id = getCookie(c, SESSION_COOKIE, this.#prefix);
     if (id === undefined) return undefined;
     return /^[A-Za-z0-9_-]{43}$/.test(id) ? this.store.get<Session>('session', id) : null;
   }
@@ -103,8 +107,8 @@ export class SignIn {
     });
 
     routes.get('/auth/callback', async (c) => {
-      const loginId = getCookie(c, LOGIN_COOKIE, this.#secure ? 'host' : undefined);
-      deleteCookie(c, LOGIN_COOKIE, { path: '/', secure: this.#secure, prefix: this.#secure ? 'host' : undefined });
+      const loginId = getCookie(c, LOGIN_COOKIE, this.#prefix);
+      this.#clear(c, LOGIN_COOKIE);
       // One callback per sign-in: the attempt is taken as it is read, so a replayed callback finds nothing.
       const attempt = loginId ? await this.store.get<LoginAttempt>('login', loginId, true) : null;
       if (!attempt) return page(c, 400, 'This sign-in is not known here (expired, used, or begun elsewhere); sign in again.');
@@ -129,7 +133,7 @@ export class SignIn {
         return page(c, 400, 'The sign-in could not be completed; sign in again.');
       }
       // A new session every time: an id the browser held before sign-in is never adopted.
-      const old = getCookie(c, SESSION_COOKIE, this.#secure ? 'host' : undefined);
+      const old = getCookie(c, SESSION_COOKIE, this.#prefix);
       if (old) await this.store.delete('session', old);
       const id = newId();
       await this.store.put('session', id, session, this.config.sessionTtlMs);
@@ -141,22 +145,26 @@ export class SignIn {
     routes.get('/auth/session', async (c) => {
       const session = await this.sessionOf(c);
       c.header('cache-control', 'no-store');
-      if (!session) return c.json({ error: { code: 'unauthorized', message: 'not signed in' } }, 401);
+      if (!session) throw new AppError('unauthorized', 'not signed in');
       return c.json({ subject: session.sub, name: session.name, organizations: session.orgs });
     });
 
     routes.post('/auth/logout', async (c) => {
-      if (this.forged(c)) return c.json({ error: { code: 'forbidden', message: 'a sign-out needs X-CSRF: 1 from this site' } }, 403);
-      const id = getCookie(c, SESSION_COOKIE, this.#secure ? 'host' : undefined);
+      if (this.forged(c)) throw new AppError('forbidden', 'a sign-out needs X-CSRF: 1 from this site');
+      const id = getCookie(c, SESSION_COOKIE, this.#prefix);
       if (id) await this.store.delete('session', id);
-      deleteCookie(c, SESSION_COOKIE, { path: '/', secure: this.#secure, prefix: this.#secure ? 'host' : undefined });
+      this.#clear(c, SESSION_COOKIE);
       return c.body(null, 204);
     });
     return routes;
   }
 
   #cookie(c: Context<AppEnv>, name: string, value: string, ttlMs: number): void {
-    setCookie(c, name, value, { httpOnly: true, sameSite: 'Lax', path: '/', secure: this.#secure, maxAge: Math.floor(ttlMs / 1000), prefix: this.#secure ? 'host' : undefined });
+    setCookie(c, name, value, { httpOnly: true, sameSite: 'Lax', path: '/', secure: this.#secure, maxAge: Math.floor(ttlMs / 1000), prefix: this.#prefix });
+  }
+
+  #clear(c: Context<AppEnv>, name: string): void {
+    deleteCookie(c, name, { path: '/', secure: this.#secure, prefix: this.#prefix });
   }
 
   /** The provider's configuration by discovery, once; a failed attempt is forgotten, so the next sign-in tries again. */

@@ -25,8 +25,10 @@ export function packageKeys(engine: CacheEngine, details: ListDetails | null): F
     if (!composed || composed.known < composed.total || !composed.earliest || !isFresh(stateOf(composed.earliest, now))) return null;
     return { entry: composed.entry, headers: detailHeader(composed) };
   };
+  // The same answer for every hit of the list: made once, not per request.
+  const publicList = { key: PUBLIC_LIST, route: PACKAGES_ROUTE, finish: details ? finishList : undefined };
   return (url) => {
-    if (url === PACKAGES_ROUTE) return { key: PUBLIC_LIST, route: PACKAGES_ROUTE, finish: details ? finishList : undefined };
+    if (url === PACKAGES_ROUTE) return publicList;
     if (!url.startsWith(REF_PREFIX)) return null;
     const ref = parseRef(url.slice(REF_PREFIX.length));
     const list = ref && engine.peek(PUBLIC_LIST);

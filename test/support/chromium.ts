@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
 
 /** Debian's Chromium, installed by `.ci/run` (or here, as root, when missing). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -14,4 +15,15 @@ export function ensureChromium(): void {
   } catch {
     throw new Error(help);
   }
+}
+
+/**
+ * Debian's Chromium, headless, as this machine allows it: without the background networking a closed
+ * network refuses, and a new empty profile.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 }
