@@ -153,7 +153,7 @@ export class BudgetGovernor {
     this.#roll(now);
     const carried = this.#localUsed;
     if (!carried || !this.redis) return;
-    const counter = `${KEY}:count:${clockMinute(now)}`;
+    const counter = countKey(now);
     const done = await this.redis.run('budget', (r) => r.multi().incrby(counter, carried).pexpire(counter, 2 * MINUTE_MS).exec());
     if (done) this.#localUsed -= carried;
   }
@@ -216,9 +216,8 @@ export class BudgetGovernor {
   }
 
   async #takeShared(now: number, limit: number, carried: number, share: ShareClaim | undefined): Promise<[number, number] | null> {
-    const minute = clockMinute(now);
     // Null when Redis is away: count in this instance alone until it is back.
-    return (await this.redis?.run('budget', (r) => r.kbffTake(`${KEY}:count:${minute}`, `${KEY}:blocked`, share?.key ?? `${KEY}:share:none`, limit, 2 * MINUTE_MS, now, carried, share?.limit ?? 0))) ?? null;
+    return (await this.redis?.run('budget', (r) => r.kbffTake(countKey(now), `${KEY}:blocked`, share?.key ?? `${KEY}:share:none`, limit, 2 * MINUTE_MS, now, carried, share?.limit ?? 0))) ?? null;
   }
 
   #refusal(why: string): UpstreamError {
@@ -228,4 +227,9 @@ export class BudgetGovernor {
     }
     return new UpstreamError('rate_limited', `not calling upstream: ${why}`, null, REFUSED_BY_GOVERNOR);
   }
+}
+
+/** The fleet's count of calls in the clock minute of `now`. */
+function countKey(now: number): string {
+  return `${KEY}:count:${clockMinute(now)}`;
 }
