@@ -147,7 +147,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     store,
     clock,
     logger,
-    lock: guard && l2 ? new RefreshLock(guard, l2, clock, { leaseMs, failureTtlMs: 2000 }) : null,
+    lock: guard && l2 ? new RefreshLock(guard, l2, clock, { leaseMs, failureTtlMs: 2000 }, invalidations ?? undefined) : null,
     failures: upstreamFailures,
     freshMs: config.freshMs,
     staleMs: config.staleMs,

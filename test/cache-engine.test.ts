@@ -4,6 +4,7 @@ import { CacheEngine, type EngineOptions, type FailurePolicy, type Loaded, type 
 import { MemoryStore } from '../src/cache/memory-store.js';
 import { RedisStore } from '../src/cache/redis-store.js';
 import { RefreshLock } from '../src/cache/refresh-lock.js';
+import { InvalidationListener } from '../src/coordination/invalidation.js';
 import { TieredStore } from '../src/cache/tiered-store.js';
 import { chargedTo } from '../src/domain/cause.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -140,15 +141,46 @@ describe('cache engine, two instances sharing a real Redis', () => {
   });
   afterAll(() => Promise.all(clients.map((c) => c.quit())));
 
-  /** An engine with its own L1 and the shared L2 and lock, as one service instance has. */
-  const instance = (clock: FakeClock) => {
+  /**
+   * An engine with its own L1 and the shared L2 and lock, as one service instance has; with `recheckMs`,
+   * its lock waiters are woken by the invalidation listener and look on their own only that rarely.
+   */
+  const instance = (clock: FakeClock, recheckMs?: number) => {
     const client = new Redis(redisUrl);
     clients.push(client);
     const guard = new RedisGuard(client, clock, silent);
     const l2 = new RedisStore(guard, clock, silent);
-    const store = new TieredStore(new MemoryStore(1_000_000, clock), l2, clock);
-    return new CacheEngine({ store, clock, logger: silent, lock: new RefreshLock(guard, l2, clock, { leaseMs: 1500, failureTtlMs: 2000 }), failures, ...TIMES });
+    const l1 = new MemoryStore(1_000_000, clock);
+    const store = new TieredStore(l1, l2, clock);
+    const wakeups = recheckMs ? new InvalidationListener(client, l1, silent) : undefined;
+    if (wakeups) listeners.push(wakeups);
+    const lock = new RefreshLock(guard, l2, clock, { leaseMs: 1500, failureTtlMs: 2000, recheckMs }, wakeups);
+    return new CacheEngine({ store, clock, logger: silent, lock, failures, ...TIMES });
   };
+  const listeners: InvalidationListener[] = [];
+  afterAll(() => Promise.all(listeners.map((l) => l.close())));
+
+  it("wakes the lock's waiters with the holder's write or failure, without waiting for a look of their own", async () => {
+    const clock = new FakeClock(); // it never moves here: only the holder's message can end the waits
+    const [one, two] = [instance(clock, 60_000), instance(clock, 60_000)];
+    for (const outcome of ['written', 'failed'] as const) {
+      const key = `kbff:v1:{engine-wake-${outcome}}`;
+      const { load, calls, answer } = recordingLoader();
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      answer(() => released.then(() => (outcome === 'written' ? { kind: 'found', body: 'woken', upstreamEtags: [null] } : Promise.reject(new TestFailure('unavailable')))));
+      const holder = one.resolve(key, load, A).catch((err: Error) => err.message);
+      while (calls.length === 0) await new Promise((r) => setImmediate(r));
+      const waiter = two.resolve(key, load, B).then((s) => s.entry.etag, (err: Error) => err.message);
+      await new Promise((r) => setTimeout(r, 50)); // the waiter has found the lock taken
+      release();
+      const late = new Promise((r) => setTimeout(() => r('still waiting'), 5_000));
+      const [held, waited] = await Promise.all([holder, Promise.race([waiter, late])]);
+      expect(calls).toHaveLength(1);
+      if (outcome === 'written') expect(waited).toBe((held as { entry: { etag: string } }).entry.etag);
+      else expect([held, waited]).toEqual(['unavailable', 'unavailable']);
+    }
+  });
 
   it('does not load again when, after taking the lock, it finds an entry newer than the one it was started for', async () => {
     const clock = new FakeClock();

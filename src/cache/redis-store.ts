@@ -10,15 +10,16 @@ import { INVALIDATION_CHANNEL } from './keys.js';
 /**
  * Writes an entry hash unless a newer lock holder already wrote it (fencing), and tells other instances
  * when the representation changed. When the ETag is the same, only the times move: the body is not
- * rewritten and nothing is broadcast. A lock holder's write also lets go of its lock (`refresh-lock.ts`),
- * in the same round trip.
+ * rewritten and only a holder's release is broadcast. A lock holder's write also lets go of its lock
+ * (`refresh-lock.ts`), in the same round trip; `changed` or `settled` wakes the instances waiting for it.
  * KEYS[1] entry, KEYS[2] its lock. ARGV: fence (0 = unfenced), ttl ms, channel, kind, body, etag, upstreamEtags, storedAt, freshUntil, staleUntil, pages, code.
  */
 const WRITE = `
 local fence = tonumber(ARGV[1])
 local current = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
 if fence > 0 and current > fence then return 'fenced' end
-if fence > 0 and redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local released = fence > 0 and redis.call('GET', KEYS[2]) == ARGV[1]
+if released then redis.call('DEL', KEYS[2]) end
 local previous = redis.call('HGET', KEYS[1], 'etag')
 if previous == ARGV[6] then
   redis.call('HSET', KEYS[1], 'upstreamEtags', ARGV[7], 'storedAt', ARGV[8], 'freshUntil', ARGV[9], 'staleUntil', ARGV[10], 'pages', ARGV[11])
@@ -32,6 +33,7 @@ if previous and previous ~= ARGV[6] then
   redis.call('PUBLISH', ARGV[3], cjson.encode({op = 'changed', key = KEYS[1], etag = ARGV[6]}))
   return 'changed'
 end
+if released then redis.call('PUBLISH', ARGV[3], cjson.encode({op = 'settled', key = KEYS[1]})) end
 if previous then return 'unchanged' end
 return 'written'
 `;

@@ -3,6 +3,13 @@ import type { RedisGuard } from '../redis/guard.js';
 import type { CacheEntry } from './entry.js';
 import type { RedisStore } from './redis-store.js';
 import type { Clock } from '../domain/clock.js';
+import { INVALIDATION_CHANNEL } from './keys.js';
+
+/** The message that says a key's lock was let go, on the invalidation channel. */
+export interface LockSettled {
+  op: 'settled';
+  key: string;
+}
 
 /**
  * Decides, across every instance sharing Redis, who refreshes a key. The lock is a short lease that its
@@ -30,8 +37,13 @@ end
 return {0, '', {}}
 `;
 
+/** Lets go of the lock (KEYS[1]) held under fence ARGV[1], and wakes the waiters on channel ARGV[2]. */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], cjson.encode({op = 'settled', key = KEYS[2]}))
+  return 1
+end
 return 0
 `;
 
@@ -44,7 +56,7 @@ return 0
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     kbffAcquire(lock: string, fence: string, fail: string, entry: string, ttlMs: number, nowMs: number): Result<[number, string, string[]], Context>;
-    kbffRelease(lock: string, fence: string): Result<number, Context>;
+    kbffRelease(lock: string, entry: string, fence: string, channel: string): Result<number, Context>;
     kbffRenew(lock: string, fence: string, leaseMs: number): Result<number, Context>;
   }
 }
@@ -69,9 +81,23 @@ export interface RefreshLockOptions {
   leaseMs: number;
   /** How long a failed refresh keeps the others from trying again. */
   failureTtlMs: number;
-  /** How often a waiter looks for the holder's result. */
-  pollMs?: number;
+  /**
+   * How long, in real time, a waiter goes without looking when no wake-up comes: a holder that dies
+   * sends none, and a wake-up is lost while the subscriber reconnects.
+   */
+  recheckMs?: number;
 }
+
+/**
+ * Wake-ups for waiters: resolves when the fleet says `key`'s lock was let go (the holder wrote, failed or
+ * released), or after `ms` of real time at the latest. The invalidation listener is one.
+ */
+export interface LockWakeups {
+  next(key: string, ms: number): Promise<void>;
+}
+
+/** Without a subscriber: waiters look again every `ms`. */
+const noWakeups: LockWakeups = { next: (_key, ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()) };
 
 export class RefreshLock {
   constructor(
@@ -79,9 +105,10 @@ export class RefreshLock {
     private readonly store: RedisStore,
     private readonly clock: Clock,
     private readonly opts: RefreshLockOptions,
+    private readonly wakeups: LockWakeups = noWakeups,
   ) {
     guard.client.defineCommand('kbffAcquire', { numberOfKeys: 4, lua: ACQUIRE });
-    guard.client.defineCommand('kbffRelease', { numberOfKeys: 1, lua: RELEASE });
+    guard.client.defineCommand('kbffRelease', { numberOfKeys: 2, lua: RELEASE });
     guard.client.defineCommand('kbffRenew', { numberOfKeys: 1, lua: RENEW });
   }
 
@@ -111,14 +138,15 @@ export class RefreshLock {
   }
 
   async release(key: string, fence: number): Promise<void> {
-    await this.guard.run('lock', (r) => r.kbffRelease(`${key}:lock`, String(fence)));
+    await this.guard.run('lock', (r) => r.kbffRelease(`${key}:lock`, key, String(fence), INVALIDATION_CHANNEL));
   }
 
   /** Records that the refresh failed, so waiters stop waiting and callers stop trying for a moment. */
   async markFailed(key: string, error: string): Promise<void> {
     // The mark carries its end on the service clock; Redis' own expiry only cleans it up.
     const until = this.clock.now() + this.opts.failureTtlMs;
-    await this.guard.run('lock', (r) => r.set(`${key}:fail`, `${error} ${until}`, 'PX', this.opts.failureTtlMs));
+    const settled = JSON.stringify({ op: 'settled', key } satisfies LockSettled);
+    await this.guard.run('lock', (r) => r.multi().set(`${key}:fail`, `${error} ${until}`, 'PX', this.opts.failureTtlMs).publish(INVALIDATION_CHANNEL, settled).exec());
   }
 
   #activeFailure(mark: unknown): string | null {
@@ -129,12 +157,16 @@ export class RefreshLock {
 
   /**
    * Waits for the holder of `key`'s lock to store an entry newer than `since` (a `storedAt`), or to fail,
-   * or to let go. Bounded by `deadline` (on the injected clock).
+   * or to let go. Bounded by `deadline` (on the injected clock). It looks when woken by the holder's
+   * message, so a crowd of waiters costs Redis one read each per refresh rather than one per poll.
    */
   async waitFor(key: string, since: number, deadline: number): Promise<Waited> {
-    const pollMs = this.opts.pollMs ?? 20;
+    const recheckMs = this.opts.recheckMs ?? 100;
+    let woken = this.wakeups.next(key, recheckMs);
     while (this.clock.now() < deadline) {
-      await this.clock.sleep(pollMs);
+      await woken;
+      // Listening again before looking: a message sent while the read is on its way is not missed.
+      woken = this.wakeups.next(key, recheckMs);
       const answers = await this.guard.run('lock', (r) => r.multi().hgetall(key).exists(`${key}:lock`).get(`${key}:fail`).exec());
       if (!answers) {
         // One command lost to a busy moment says nothing of the holder; Redis gone means nobody coordinates.

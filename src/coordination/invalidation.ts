@@ -2,15 +2,18 @@ import type { Cluster, Redis } from 'ioredis';
 import { isCluster } from '../redis/client.js';
 import { z } from 'zod';
 import type { MemoryStore } from '../cache/memory-store.js';
+import type { LockWakeups } from '../cache/refresh-lock.js';
 import { INVALIDATION_CHANNEL } from '../cache/keys.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
  * Messages on the invalidation channel. `changed` comes from the write script when an entry's ETag
- * changed; `purge` from the admin endpoint, with the key patterns (`*` wildcards) to drop.
+ * changed; `settled` when a refresh lock was let go without a change (`cache/refresh-lock.ts`); `purge`
+ * from the admin endpoint, with the key patterns (`*` wildcards) to drop.
  */
 const message = z.discriminatedUnion('op', [
   z.object({ op: z.literal('changed'), key: z.string(), etag: z.string() }),
+  z.object({ op: z.literal('settled'), key: z.string() }),
   z.object({ op: z.literal('purge'), patterns: z.array(z.string()) }),
 ]);
 export type InvalidationMessage = z.infer<typeof message>;
@@ -18,12 +21,15 @@ export type InvalidationMessage = z.infer<typeof message>;
 /**
  * Keeps this instance's L1 in step with the fleet: an entry whose representation changed elsewhere is
  * dropped here (unless L1 already holds the new one), so no instance serves the old body once the new
- * one is known. Subscribes on its own connection; ioredis re-subscribes after a reconnect.
+ * one is known. It also wakes this instance's lock waiters when the key they wait on is settled.
+ * Subscribes on its own connection; ioredis re-subscribes after a reconnect.
  */
-export class InvalidationListener {
+export class InvalidationListener implements LockWakeups {
   readonly #subscriber: Redis;
   /** Who waits for the next message to be applied. */
   #waiting: Array<(applied: InvalidationMessage) => void> = [];
+  /** Lock waiters, by the key they wait on. */
+  readonly #sleepers = new Map<string, Set<() => void>>();
 
   constructor(redis: Redis, private readonly l1: MemoryStore, private readonly logger: Logger) {
     // A subscriber connection only subscribes: it may queue while connecting.
@@ -43,6 +49,9 @@ export class InvalidationListener {
       this.logger.warn('ignored a malformed invalidation message');
       return;
     }
+    if (parsed.op !== 'purge') for (const wake of this.#sleepers.get(parsed.key) ?? []) wake();
+    // A settled lock changes nothing in L1: only its waiters care.
+    if (parsed.op === 'settled') return;
     if (parsed.op === 'changed') {
       if (this.l1.peek(parsed.key)?.etag !== parsed.etag) void this.l1.delete(parsed.key);
     } else {
@@ -52,8 +61,25 @@ export class InvalidationListener {
     for (const resolve of this.#waiting.splice(0)) resolve(parsed);
   }
 
-  /** Resolves with the next message once it has been applied to this instance's L1. */
-  next(): Promise<InvalidationMessage> {
+  next(key: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let sleepers = this.#sleepers.get(key);
+      if (!sleepers) this.#sleepers.set(key, (sleepers = new Set()));
+      const wake = () => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        if (sleepers.size === 0 && this.#sleepers.get(key) === sleepers) this.#sleepers.delete(key);
+        resolve();
+      };
+      // A real timer: it stands in for a message that Redis' real time (a lapsed lease) never sends.
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      sleepers.add(wake);
+    });
+  }
+
+  /** Resolves with the next invalidation (`changed` or `purge`) once it has been applied to this instance's L1. */
+  applied(): Promise<InvalidationMessage> {
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 

@@ -75,7 +75,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
 /** Resolves once every runtime has applied the next invalidation (a change or a purge) to its L1: ask before causing it. */
 export function nextInvalidation(stack: Stack): Promise<unknown> {
-  return Promise.all(stack.runtimes.map((r) => r.invalidations!.next()));
+  return Promise.all(stack.runtimes.map((r) => r.invalidations!.applied()));
 }
 
 /** Waits until every runtime's Redis connection is ready (or gives up after `ms`). */
