@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { RedisGuard } from './redis/guard.js';
 import { adminRoutes } from './admin/routes.js';
 import type { ConsumerLimiter } from './auth/rate-limit.js';
+import type { Compressor } from './http/compression.js';
 import type { CorsPolicy } from './http/cors.js';
 import { openApiRoutes } from './http/openapi.js';
 import { katapultSurface } from './katapult-compat/surface.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   cors: CorsPolicy | null;
   /** Set once shutdown begins. */
   lifecycle: { draining: boolean };
+  /** Answers in the coding each client accepts, compressed once per representation. */
+  compressor: Compressor;
 }
 
 /** The composition root of the HTTP surface: every route and middleware, built from injected parts. */
@@ -59,7 +62,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', healthRoutes(deps));
   if (deps.signIn) app.route('/', deps.signIn.routes());
   if (deps.config.demoUi || deps.config.demo) app.route('/', pickerRoutes());
-  app.route('/', openApiRoutes(deps.resources.map((r) => r.document)));
+  app.route('/', openApiRoutes(deps.resources.map((r) => r.document), deps.compressor));
   // Each router authenticates its own requests, in its own error format.
   for (const resource of deps.resources) app.route('/', resource.routes);
   app.route('/', katapultSurface({ ...deps, ...deps.config }, deps.resources.flatMap((r) => r.compat ?? [])));

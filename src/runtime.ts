@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -28,6 +28,7 @@ import { SignIn } from './auth/sign-in.js';
 import { SessionStore } from './auth/sessions.js';
 import { clientAddress } from './http/cause.js';
 import { createHitPath } from './http/hit-path.js';
+import { Compressor } from './http/compression.js';
 import { NotFoundCatalog } from './http/errors.js';
 import { CircuitBreaker } from './upstream/breaker.js';
 import { ConsumerShare } from './upstream/consumer-share.js';
@@ -166,12 +167,14 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const signIn = config.signIn
     ? new SignIn(config.signIn, new SessionStore(guard, clock), logger, config.corsOrigins, async (c) => (await limiter.take(`sign-in:${clientAddress(c, config.trustProxyHops)}`)).allowed)
     : null;
-  const kit = routeKit({ ...config, clock, limiter, notFound, tokens, signIn });
+  // Compressed answers are made once per representation and kept in L1, beside the entries.
+  const compressor = new Compressor(engine, { minBytes: config.compressMinBytes, brotliQuality: config.brotliQuality });
+  const kit = routeKit({ ...config, clock, limiter, notFound, tokens, signIn, compressor });
   const shared: ResourceParts = { engine, client, clock, config, kit };
   const resources = definitions.map((d) => d.create(shared));
-  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, signIn, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog };
+  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, signIn, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog, compressor };
   const app = createApp(deps);
-  const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors, cookies: signIn !== null }, r.fastKeys)] : []));
+  const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors, cookies: signIn !== null, compressor }, r.fastKeys)] : []));
 
   /** Every refresh and background fetch running now, in the engine or in any resource, finished. */
   const settle = async () => {
@@ -180,6 +183,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   };
 
   let server: Server | null = null;
+  /** Responses being made now: told to close their connection when shutdown begins. */
+  const answering = new Set<ServerResponse>();
   return {
     deps,
     app,
@@ -198,6 +203,13 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
       await fleet.start();
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
+        // While draining, each answer says `Connection: close`, so no client sends another request on a
+        // connection that is about to go (it would be reset, not refused).
+        if (lifecycle.draining) res.setHeader('connection', 'close');
+        else {
+          answering.add(res);
+          res.once('close', () => answering.delete(res));
+        }
         for (const fast of fastPaths) if (fast(req, res)) return;
         void full(req, res);
       });
@@ -214,6 +226,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     },
     async close(graceMs = 0) {
       lifecycle.draining = true;
+      for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
       if (server) {
         const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();

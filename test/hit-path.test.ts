@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startStack, type Stack } from './support/stack.js';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { codedEtag } from '../src/http/compression.js';
 import { FakeClock } from './support/clock.js';
+
+/** A response's body with its content coding undone. */
+async function decoded(res: Response): Promise<string> {
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const coding = res.headers.get('content-encoding');
+  return String(coding === 'br' ? brotliDecompressSync(bytes) : coding === 'gzip' ? gunzipSync(bytes) : bytes);
+}
 
 /**
  * Over real HTTP, fresh public hits are answered by the hit path in front of the router. Its answers must
@@ -24,8 +33,8 @@ describe('cache-hit path', () => {
     const routedBody = await routed.text();
     expect(routed.headers.get('x-cache')).toBe('MISS');
     // Same instant: same Age and max-age from both paths.
-    const routedAgain = await stack.runtimes[0]!.app.request(path);
-    const hit = await fetch(`${url}${path}`, { headers: { 'x-request-id': 'hit-1' } });
+    const routedAgain = await stack.runtimes[0]!.app.request(path, { headers: { 'accept-encoding': 'identity' } });
+    const hit = await fetch(`${url}${path}`, { headers: { 'x-request-id': 'hit-1', 'accept-encoding': 'identity' } });
     expect(hit.headers.get('x-cache')).toBe('HIT');
     expect(hit.headers.get('x-request-id')).toBe('hit-1');
     expect(await hit.text()).toBe(routedBody);
@@ -95,23 +104,33 @@ describe.each([
       { origin: 'https://elsewhere.example' },
       { 'if-none-match': etag },
       { 'if-none-match': `W/${etag}`, origin: 'https://app.example.com' },
+      { 'if-none-match': codedEtag(etag, 'br') },
     ];
+    // Undici's fetch asks for gzip and deflate unless told; each request here says what it accepts.
+    const encodings = ['identity', 'gzip', 'br;q=1, gzip;q=0.5', 'gzip;q=0, br;q=0, *;q=0'];
     const fastHits = vi.spyOn(rt.deps.metrics, 'l1Hit');
     let compared = 0;
+    const codings = new Set<string>();
     for (const path of paths) {
       for (const headers of variants) {
-        const sent = { ...headers, 'x-request-id': 'parity-1' };
-        const before = fastHits.mock.calls.length;
-        const fast = await fetch(`${stack.urls[0]}${path}`, { headers: sent });
-        expect(fastHits.mock.calls.length).toBe(before + 1); // the hit path answered this one
-        const routed = await rt.app.request(path, { headers: sent });
-        expect(fast.status).toBe(routed.status);
-        expect(comparable(fast)).toEqual(comparable(routed));
-        expect(await fast.text()).toBe(await routed.text());
-        compared++;
+        for (const accept of encodings) {
+          const sent = { ...headers, 'accept-encoding': accept, 'x-request-id': 'parity-1' };
+          const before = fastHits.mock.calls.length;
+          const fast = await fetch(`${stack.urls[0]}${path}`, { headers: sent });
+          expect(fastHits.mock.calls.length).toBe(before + 1); // the hit path answered this one
+          const routed = await rt.app.request(path, { headers: sent });
+          expect(fast.status).toBe(routed.status);
+          expect(comparable(fast)).toEqual(comparable(routed));
+          // fetch undoes the coding; app.request hands over the bytes as sent.
+          expect(await fast.text()).toBe(await decoded(routed));
+          codings.add(`${routed.status} ${routed.headers.get('content-encoding') ?? 'identity'}`);
+          compared++;
+        }
       }
     }
-    expect(compared).toBe(15);
+    expect(compared).toBe(72);
+    // The list is compressed, the packages (under COMPRESS_MIN_BYTES) are not, and a coding's own ETag is a 304.
+    expect([...codings].sort()).toEqual(['200 br', '200 gzip', '200 identity', '304 identity']);
     fastHits.mockRestore();
   });
 

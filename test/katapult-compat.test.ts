@@ -1,3 +1,4 @@
+import { codedEtag } from '../src/http/compression.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME_KEY, OPS_KEY } from './support/keys.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -9,6 +10,7 @@ import { startStack, type Stack } from './support/stack.js';
 describe('Katapult-compatible endpoint', () => {
   let stack: Stack;
   let base = '';
+  // Undici's fetch asks for gzip unless told otherwise, and undoes the coding.
   const viaUs = (path: string, headers: Record<string, string> = {}) => fetch(`${base}/core/v1${path}`, { headers });
   const viaKatapult = (path: string) => fetch(`${stack.upstreamUrl}${path}`, { headers: { authorization: `Bearer ${stack.sim.token}` } });
 
@@ -27,12 +29,19 @@ describe('Katapult-compatible endpoint', () => {
     '/virtual_machine_packages/_?virtual_machine_package%5Bid%5D=vmpkg_Eh5LYVKScVHpj7sM',
     '/virtual_machine_packages/vmpkg_Xr1hcf7e1oZYZMkK',
   ])('answers %s with the same bytes and ETag as Katapult', async (path) => {
-    const ours = await viaUs(path);
+    const ours = await viaUs(path, { 'accept-encoding': 'identity' });
     const theirs = await viaKatapult(path);
+    const text = await theirs.text();
     expect(ours.status).toBe(200);
-    expect(await ours.text()).toBe(await theirs.text());
+    expect(await ours.text()).toBe(text);
     expect(ours.headers.get('etag')).toBe(theirs.headers.get('etag'));
     expect(ours.headers.get('cache-control')).toBe('max-age=0, private, must-revalidate');
+    expect(ours.headers.get('vary')).toBe('Accept-Encoding');
+    // Compressed, the same JSON under the coding's own ETag (the large ones only).
+    const gzipped = await viaUs(path, { 'accept-encoding': 'gzip' });
+    expect(await gzipped.text()).toBe(text);
+    const coding = text.length >= 1024 ? 'gzip' : 'identity';
+    expect([gzipped.headers.get('content-encoding') ?? 'identity', gzipped.headers.get('etag')]).toEqual([coding, codedEtag(theirs.headers.get('etag')!, coding)]);
   });
 
   it('answers an organization list with a key that may read it, from the same cache as /packages', async () => {

@@ -20,6 +20,8 @@ describe('graceful shutdown', () => {
     child.kill('SIGTERM');
     const res = await inFlight;
     expect(res.status).toBe(200);
+    // Its connection is not kept for another request, which would reach a process on its way out.
+    expect(res.headers.get('connection')).toBe('close');
     expect((await res.json()).packages).toHaveLength(20);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
     expect(await exited).toBe(0);

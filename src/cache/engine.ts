@@ -146,6 +146,11 @@ export class CacheEngine {
     this.o.store.l1.keepDerived(key, entry);
   }
 
+  /** The `coding` bytes of the answer tagged `etag`, made by `make` once and kept in L1 under its bound. */
+  encoded(etag: string, coding: string, make: () => Buffer): Buffer {
+    return this.o.store.l1.encoded(etag, coding, make);
+  }
+
   /** Starts a refresh nobody waits for, unless one is already running for the key. */
   refreshInBackground(key: string, load: Loader, entry: CacheEntry): void {
     const running = this.#inflight.get(key);

@@ -7,12 +7,27 @@ import { globToRegExp } from './keys.js';
 /** Per-entry bookkeeping on top of the body and key, so small entries are not counted as free. */
 const ENTRY_OVERHEAD_BYTES = 256;
 
+/** A compressed representation, kept beside the entries under the same bound. */
+interface Encoded {
+  kind: 'encoded';
+  bytes: Buffer;
+}
+type Held = CacheEntry | Encoded;
+
 /**
- * L1: in-process, bounded in bytes (UTF-16 length of the body, a fair upper bound of its heap size).
- * Expiry is logical, on the injected clock: an entry past `staleUntil` is dropped when read.
+ * Keys of compressed representations: by coding and the identity ETag (a hash of the bytes), so they need
+ * no invalidation (a changed entry has another ETag), and no glob of entry keys (`kbff:…`) names them.
+ */
+const encodedKey = (coding: string, etag: string) => `\u0000${coding} ${etag}`;
+
+/**
+ * L1: in-process, bounded in bytes (UTF-16 length of the body, a fair upper bound of its heap size; the
+ * length of compressed bytes). Expiry is logical, on the injected clock: an entry past `staleUntil` is
+ * dropped when read. Compressed representations share the bound and the recency order with the entries.
  */
 export class MemoryStore implements CacheStore {
-  readonly #lru: LRUCache<string, CacheEntry>;
+  readonly #lru: LRUCache<string, Held>;
+  #encodedCount = 0;
   /**
    * Answers derived from entries (a shaped list: filtered, sorted, trimmed), in a quarter of the byte
    * bound of their own: however many shapes consumers ask for, they never push real entries out.
@@ -26,9 +41,13 @@ export class MemoryStore implements CacheStore {
     this.#clock = clock;
     this.#lru = new LRUCache({
       maxSize: maxBytes,
-      sizeCalculation: (entry, key) => (entry.kind === 'found' ? entry.body.length * 2 : 0) + key.length * 2 + ENTRY_OVERHEAD_BYTES,
-      // Evictions too: a derived answer must not outlive an entry it was built from.
-      dispose: () => void this.version++,
+      sizeCalculation: (held, key) =>
+        (held.kind === 'found' ? held.body.length * 2 : held.kind === 'encoded' ? held.bytes.length : 0) + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+      dispose: (held) => {
+        if (held.kind === 'encoded') this.#encodedCount--;
+        // Evictions too: a derived answer must not outlive an entry it was built from.
+        else this.version++;
+      },
     });
     this.#derived = new LRUCache({
       maxSize: Math.max(1, Math.floor(maxBytes / 4)),
@@ -41,15 +60,27 @@ export class MemoryStore implements CacheStore {
     return this.#servable(this.#lru, key);
   }
 
+  /** The `coding` bytes of the representation tagged `etag`: kept from an earlier request, or made now and kept. */
+  encoded(etag: string, coding: string, make: () => Buffer): Buffer {
+    const key = encodedKey(coding, etag);
+    const held = this.#lru.get(key);
+    if (held?.kind === 'encoded') return held.bytes;
+    const bytes = make();
+    this.#lru.set(key, { kind: 'encoded', bytes });
+    if (this.#lru.has(key)) this.#encodedCount++;
+    return bytes;
+  }
+
   /** A derived answer kept under `key`, while its source's stale window lasts. */
   derived(key: string): FoundEntry | undefined {
     return this.#servable(this.#derived, key);
   }
 
   /** The entry under `key` while it is servable; one past its stale window is dropped as it is read. */
-  #servable<E extends CacheEntry>(lru: LRUCache<string, E>, key: string): E | undefined {
+  #servable<E extends CacheEntry>(lru: { get(key: string): E | Encoded | undefined; delete(key: string): boolean }, key: string): E | undefined {
     const entry = lru.get(key);
-    if (entry && stateOf(entry, this.#clock.now()) === 'gone') {
+    if (entry === undefined || entry.kind === 'encoded') return undefined;
+    if (stateOf(entry, this.#clock.now()) === 'gone') {
       lru.delete(key);
       return undefined;
     }
@@ -82,13 +113,14 @@ export class MemoryStore implements CacheStore {
   deleteMatching(patterns: string[]): number {
     const match = patterns.map(globToRegExp);
     let n = 0;
-    for (const key of [...this.#lru.keys()]) {
-      if (match.some((p) => p.test(key))) n += Number(this.#lru.delete(key));
+    for (const [key, held] of [...this.#lru.entries()]) {
+      if (held.kind !== 'encoded' && match.some((p) => p.test(key))) n += Number(this.#lru.delete(key));
     }
     return n;
   }
 
   get size(): { entries: number; bytes: number } {
-    return { entries: this.#lru.size + this.#derived.size, bytes: this.#lru.calculatedSize + this.#derived.calculatedSize };
+    // Compressed representations are bytes of the entries, not entries of their own.
+    return { entries: this.#lru.size - this.#encodedCount + this.#derived.size, bytes: this.#lru.calculatedSize + this.#derived.calculatedSize };
   }
 }

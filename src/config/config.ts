@@ -44,6 +44,8 @@ const schema = z.object({
   CACHE_DETAIL_FRESH_SECONDS: int(0).default(3600),
   CACHE_LIST_DETAILS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   CACHE_L1_MAX_BYTES: int(1024).default(64 * 1024 * 1024),
+  COMPRESS_MIN_BYTES: int(0, 1024 * 1024 * 1024).default(1024),
+  COMPRESS_BROTLI_QUALITY: int(0, 11).default(5),
   BUDGET_RESERVE_PERCENT: int(0, 100).default(20),
   UPSTREAM_CONCURRENCY: int(1, 256).default(16),
   UPSTREAM_QUEUE_LENGTH: int(0, 100_000).default(256),
@@ -142,6 +144,10 @@ const configFrom = (readFile: (path: string) => string) =>
     /** Whether `/` serves the package picker (always in the demo). */
     demoUi: e.DEMO_UI === 'true',
     l1MaxBytes: e.CACHE_L1_MAX_BYTES,
+    /** Answers of at least this many bytes go out in `br` or `gzip` when the client accepts one; the bytes are made once and kept in L1. */
+    compressMinBytes: e.COMPRESS_MIN_BYTES,
+    /** Brotli's quality for those answers (0–11). */
+    brotliQuality: e.COMPRESS_BROTLI_QUALITY,
     logLevel: e.LOG_LEVEL,
     /** Log lines are written in batches of this many bytes (0: each at once), and at least every `logFlushMs`. */
     logBufferBytes: e.LOG_BUFFER_BYTES,

@@ -35,6 +35,13 @@ export class CorsPolicy {
     return headers;
   }
 
+  /** Adds the CORS headers of an answer to `headers`, naming `Origin` beside what `Vary` already says. */
+  addTo(headers: Record<string, string>, origin: string | undefined): void {
+    for (const [name, value] of Object.entries(this.answerHeaders(origin))) {
+      headers[name] = name === 'vary' && headers.vary ? `${headers.vary}, ${value}` : value;
+    }
+  }
+
   /** Preflights are answered here, before authentication, the cache or upstream are touched. */
   middleware(): MiddlewareHandler {
     return async (c, next) => {

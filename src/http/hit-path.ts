@@ -4,10 +4,10 @@ import type { CacheEntry, FoundEntry } from '../cache/entry.js';
 import { stateOf, type Windows } from '../cache/timeline.js';
 import type { Clock } from '../domain/clock.js';
 import type { RequestLog } from '../observability/request-log.js';
+import type { Compressor } from './compression.js';
 import type { CorsPolicy } from './cors.js';
-import { ifNoneMatchMatches } from './etag.js';
 import { elapsedMs, requestId } from './request-context.js';
-import { cacheHeaders, isShared } from './respond.js';
+import { cacheHeaders, isShared, represent } from './respond.js';
 
 /**
  * What a resource's fast path may answer for a keyless GET of `url` (its path, with no query): the cache
@@ -27,8 +27,8 @@ const bodies = new WeakMap<CacheEntry, Buffer>();
  * The cache-hit path, in front of the routers: a keyless GET of a public item whose entry is fresh in L1
  * is answered straight from memory, with no routing, parsing or JSON encoding. It decides nothing of its
  * own: which key a URL names is the resource's `keyOf` (built from its router's own parsers and keys),
- * the timeline is `stateOf`, the caching headers and the public/private rule are `http/respond`'s, the
- * CORS headers `CorsPolicy`'s. Anything else (a key, a miss, a stale entry, a query string, another
+ * the timeline is `stateOf`, the caching headers, the public/private rule and the content coding are
+ * `http/respond`'s (the compressed bytes made once and kept in L1), the CORS headers `CorsPolicy`'s. Anything else (a key, a miss, a stale entry, a query string, another
  * method) returns false and takes the router, which gives the same answer more slowly. An entry in its
  * refresh-ahead window also takes the router, which starts the refresh.
  */
@@ -38,7 +38,7 @@ export function createHitPath(
   log: RequestLog,
   onHit: () => void,
   /** `cookies`: users sign in, so a request with a cookie may be a user's, which the router decides. */
-  opts: Windows & { authRequired: boolean; cors: CorsPolicy | null; cookies?: boolean },
+  opts: Windows & { authRequired: boolean; cors: CorsPolicy | null; cookies?: boolean; compressor: Compressor },
   keyOf: FastKeyOf,
 ) {
   const { authRequired, cors } = opts;
@@ -67,22 +67,20 @@ export function createHitPath(
     }
 
     const id = requestId(h['x-request-id'] as string | undefined);
-    const notModified = ifNoneMatchMatches(h['if-none-match'], answer.etag);
     const headers = cacheHeaders(answer, 'HIT', shared, now);
     if (more) Object.assign(headers, more);
     headers['x-request-id'] = id;
-    if (cors) Object.assign(headers, cors.answerHeaders(h.origin));
-    if (notModified) {
-      res.writeHead(304, headers).end();
-    } else {
-      let body = bodies.get(answer);
-      if (!body) bodies.set(answer, (body = Buffer.from(answer.body)));
-      headers['content-type'] = 'application/json; charset=utf-8';
-      headers['content-length'] = String(body.length);
-      res.writeHead(200, headers).end(body);
+    if (cors) cors.addTo(headers, h.origin);
+    let identity = bodies.get(answer);
+    if (!identity) bodies.set(answer, (identity = Buffer.from(answer.body)));
+    const out = represent(opts.compressor, identity, answer.etag, headers, h['accept-encoding'], h['if-none-match']);
+    if (out.body === null) res.writeHead(304, headers).end();
+    else {
+      headers['content-length'] = String(out.body.length);
+      res.writeHead(200, headers).end(out.body);
     }
     onHit();
-    log.write({ reqId: id, route: target.route, method: 'GET', path: url, status: notModified ? 304 : 200, cache: 'HIT', ms: elapsedMs(started) });
+    log.write({ reqId: id, route: target.route, method: 'GET', path: url, status: out.status, cache: 'HIT', ms: elapsedMs(started) });
     return true;
   };
 }

@@ -1,6 +1,9 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import type { AppEnv } from './context.js';
+import { strongEtag } from '../cache/entry.js';
+import type { Compressor } from './compression.js';
+import type { AppContext, AppEnv } from './context.js';
 import { ERROR_STATUS } from './errors.js';
+import { represent, send, VARY } from './respond.js';
 
 export const errorSchema = z
   .object({
@@ -42,19 +45,31 @@ export const doc = {
 
 /**
  * `/openapi.json`: the consumer API as OpenAPI 3.1, generated from the zod schemas the routes validate
- * requests with; each resource adds its paths (`document`). `/docs` renders it.
+ * requests with; each resource adds its paths (`document`). `/docs` renders it. Both are made once, with
+ * an ETag, and sent in the coding the client accepts like every cached answer.
  */
-export function openApiRoutes(documents: Array<(registry: OpenAPIRegistry) => void>): OpenAPIHono<AppEnv> {
+export function openApiRoutes(documents: Array<(registry: OpenAPIRegistry) => void>, compressor: Compressor): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   const registry = app.openAPIRegistry;
   registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'A consumer API key' });
   registry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-Api-Key' });
   for (const document of documents) document(registry);
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'katapult-bff', version: '1', description: 'Katapult virtual machine packages behind a cache that protects the token and its rate limit.' },
+  let json: { body: string; etag: string } | undefined;
+  const answer = (c: AppContext, body: string, etag: string, type: string) =>
+    send(c, represent(compressor, body, etag, { 'cache-control': 'public, max-age=60', vary: VARY }, c.req.header('accept-encoding'), c.req.header('if-none-match'), type));
+  app.get('/openapi.json', (c) => {
+    if (!json) {
+      const body = JSON.stringify(
+        app.getOpenAPI31Document({
+          openapi: '3.1.0',
+          info: { title: 'katapult-bff', version: '1', description: 'Katapult virtual machine packages behind a cache that protects the token and its rate limit.' },
+        }),
+      );
+      json = { body, etag: strongEtag(body) };
+    }
+    return answer(c, json.body, json.etag, 'application/json; charset=utf-8');
   });
-  app.get('/docs', (c) => c.html(DOCS_PAGE));
+  app.get('/docs', (c) => answer(c, DOCS_PAGE, DOCS_ETAG, 'text/html; charset=utf-8'));
   return app;
 }
 
@@ -76,3 +91,4 @@ fetch('openapi.json').then(r => r.json()).then(doc => {
   document.getElementById('api').innerHTML = html;
 });
 </script></body></html>`;
+const DOCS_ETAG = strongEtag(DOCS_PAGE);

@@ -1,31 +1,57 @@
 import type { CacheEntry, CacheStatus, Served } from '../cache/entry.js';
+import type { Context } from 'hono';
+import type { Compressor, Representation } from './compression.js';
 import type { NotFoundCatalog } from './errors.js';
-import { ifNoneMatchMatches } from './etag.js';
 
-export interface Rendered {
-  status: 200 | 304;
-  headers: Record<string, string>;
-  /** Null for a 304. */
-  body: string | null;
-}
+export const JSON_TYPE = 'application/json; charset=utf-8';
+/** What every cached answer varies by; CORS with a list of origins adds `Origin`. */
+export const VARY = 'Accept-Encoding';
 
 const STALE_WARNING = '111 katapult-bff "Revalidation Failed"';
 
+export interface RenderOptions {
+  shared: boolean;
+  ifNoneMatch: string | undefined | null;
+  acceptEncoding: string | undefined;
+  now: number;
+  notFound: NotFoundCatalog;
+  compressor: Compressor;
+}
+
 /**
- * Turns a cache answer into the consumer's response: a strong `ETag`, `Cache-Control` with the freshness
- * left (`private` for an organization's packages, which must not sit in shared caches), `Age`, `X-Cache`,
- * and a 304 when `If-None-Match` already names this representation. A cached "not found" becomes its 404,
- * in the words its resource declared.
+ * Turns a cache answer into the consumer's response: a strong `ETag` (one per content coding),
+ * `Cache-Control` with the freshness left (`private` for an organization's packages, which must not sit
+ * in shared caches), `Age`, `X-Cache`, `Vary`, the coding the client accepts, and a 304 when
+ * `If-None-Match` already names this representation. A cached "not found" becomes its 404, in the words
+ * its resource declared. The hit path answers the same through `represent`, from the same parts.
  */
-export function render(served: Served, opts: { shared: boolean; ifNoneMatch: string | undefined | null; now: number; notFound: NotFoundCatalog }): Rendered {
+export function render(served: Served, opts: RenderOptions): Representation {
   const { entry, status } = served;
   if (entry.kind === 'not_found') throw opts.notFound.error(entry.code);
-
   const headers = cacheHeaders(entry, status, opts.shared, opts.now);
   if (served.refreshError) headers.warning = STALE_WARNING;
-  if (ifNoneMatchMatches(opts.ifNoneMatch, entry.etag)) return { status: 304, headers, body: null };
-  headers['content-type'] = 'application/json; charset=utf-8';
-  return { status: 200, headers, body: entry.body };
+  return represent(opts.compressor, entry.body, entry.etag, headers, opts.acceptEncoding, opts.ifNoneMatch);
+}
+
+/** A body (JSON unless `type` says) in the coding the request accepts, or a 304: for every cached answer, on every path. */
+export function represent(
+  compressor: Compressor,
+  body: string | Buffer,
+  etag: string,
+  headers: Record<string, string>,
+  acceptEncoding: string | undefined,
+  ifNoneMatch: string | undefined | null,
+  type = JSON_TYPE,
+): Representation {
+  const out = compressor.represent(body, etag, headers, acceptEncoding, ifNoneMatch);
+  if (out.status === 200) headers['content-type'] = type;
+  return out;
+}
+
+/** A representation as Hono's response. */
+export function send(c: Context, out: Representation): Response {
+  // Node's Buffers are Uint8Arrays; Hono's type asks for one over a plain ArrayBuffer, which zlib's are.
+  return out.body === null ? c.body(null, 304, out.headers) : c.body(out.body as Uint8Array<ArrayBuffer> | string, 200, out.headers);
 }
 
 /**
@@ -37,7 +63,10 @@ export function isShared(scopeIsPublic: boolean, keyed: boolean, authRequired: b
   return scopeIsPublic && !keyed && !authRequired;
 }
 
-/** The caching headers of an answer from the cache (RFC 9111 §5): the router and the hit path send these. */
+/**
+ * The caching headers of an answer from the cache (RFC 9111 §5): the router and the hit path send these.
+ * Every one may be sent in another content coding, so each says `Vary: Accept-Encoding` (CORS adds `Origin`).
+ */
 export function cacheHeaders(entry: CacheEntry, status: CacheStatus, shared: boolean, now: number): Record<string, string> {
   const maxAge = status === 'STALE' ? 0 : Math.max(0, Math.floor((entry.freshUntil - now) / 1000));
   return {
@@ -45,5 +74,7 @@ export function cacheHeaders(entry: CacheEntry, status: CacheStatus, shared: boo
     'cache-control': `${shared ? 'public' : 'private'}, max-age=${maxAge}`,
     age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
     'x-cache': status,
+    vary: VARY,
   };
 }
+

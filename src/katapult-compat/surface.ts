@@ -7,7 +7,8 @@ import type { Clock } from '../domain/clock.js';
 import { organizationParam, PUBLIC, type OrgRef, type OrgScope } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, isErrorCode, type ErrorCode, type NotFoundCatalog, type NotFoundCode } from '../http/errors.js';
-import { ifNoneMatchMatches } from '../http/etag.js';
+import type { Compressor } from '../http/compression.js';
+import { represent, send, VARY } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkloadTokens } from '../auth/workload-tokens.js';
@@ -35,6 +36,7 @@ export interface KatapultSurfaceDeps {
   notFound: NotFoundCatalog;
   /** Workload tokens, accepted where a client puts its Katapult token; null when not configured. */
   tokens: WorkloadTokens | null;
+  compressor: Compressor;
 }
 
 /** What a resource's Katapult-compatible handlers are built from: one way to authenticate, answer and fail. */
@@ -43,7 +45,7 @@ export interface CompatKit {
   auth: MiddlewareHandler<AppEnv>;
   /** Throws Katapult's refusal when this request may not read `scope`. */
   authorize(c: AppContext, scope: OrgScope): void;
-  /** A body as Katapult sends it: its weak ETag, its caching header, and a 304 when it matches. */
+  /** A body as Katapult sends it: its weak ETag, its caching header, and a 304 when it matches; compressed as the client accepts. */
   answer(c: AppContext, body: () => Promise<string>): Promise<Response>;
   /** The entry of a cache answer, or Katapult's not-found for a remembered one. */
   found(served: Served): FoundEntry;
@@ -63,10 +65,8 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
     authorize: (c, scope) => authorize(c, scope, deps.authRequired, dialect),
     async answer(c, body) {
       const text = await body();
-      const etag = katapultEtag(text);
-      const headers = { etag, 'cache-control': 'max-age=0, private, must-revalidate' };
-      if (ifNoneMatchMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
-      return c.body(text, 200, { ...headers, 'content-type': 'application/json' });
+      const headers = { 'cache-control': 'max-age=0, private, must-revalidate', vary: VARY };
+      return send(c, represent(deps.compressor, text, katapultEtag(text), headers, c.req.header('accept-encoding'), c.req.header('if-none-match'), 'application/json'));
     },
     found(served) {
       if (served.entry.kind === 'not_found') throw fromAppError(deps.notFound.error(served.entry.code), deps);

@@ -12,7 +12,8 @@ import type { OrgScope } from '../domain/scope.js';
 import { requestCause } from '../http/cause.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, type NotFoundCatalog } from '../http/errors.js';
-import { isShared, render } from '../http/respond.js';
+import type { Compressor } from '../http/compression.js';
+import { isShared, render, send } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
 
 /** Turns a found entry into the answer's representation (a list's composition and shape), with more headers. */
@@ -49,6 +50,7 @@ export interface RouteKitDeps {
   tokens: WorkloadTokens | null;
   /** Users signed in through the service (session cookies); null when sign-in is off. */
   signIn: SignIn | null;
+  compressor: Compressor;
 }
 
 export function routeKit(deps: RouteKitDeps): RouteKit {
@@ -70,11 +72,13 @@ export function routeKit(deps: RouteKitDeps): RouteKit {
       const out = render(served, {
         shared: isShared(scope.kind === 'public', c.get('consumer') !== null, deps.authRequired),
         ifNoneMatch: c.req.header('if-none-match'),
+        acceptEncoding: c.req.header('accept-encoding'),
         now: deps.clock.now(),
         notFound: deps.notFound,
+        compressor: deps.compressor,
       });
       Object.assign(out.headers, more);
-      return out.body === null ? c.body(null, 304, out.headers) : c.body(out.body, 200, out.headers);
+      return send(c, out);
     },
     methodNotAllowed(c) {
       c.header('allow', 'GET, HEAD');
