@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { RedisGuard } from './redis/guard.js';
 import { adminRoutes } from './admin/routes.js';
-import type { ConsumerLimiter } from './auth/rate-limit.js';
+import type { ConsumerLimiter, MinuteWindow } from './auth/rate-limit.js';
 import type { Compressor } from './http/compression.js';
 import type { CorsPolicy } from './http/cors.js';
 import { openApiRoutes } from './http/openapi.js';
@@ -45,6 +45,10 @@ export interface AppDeps {
   governor: BudgetGovernor;
   breaker: CircuitBreaker;
   limiter: ConsumerLimiter;
+  /** Each consumer's requests to the compatible surface, per clock minute as Katapult counts them. */
+  requestWindow: MinuteWindow;
+  /** Upstream calls one consumer may cause per clock minute. */
+  upstreamShare: () => number;
   metrics: Metrics;
   /** Null when no browser origin is allowed (`CORS_ORIGINS` unset): no CORS headers at all. */
   cors: CorsPolicy | null;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Redis } from 'ioredis';
 import { createApp, type AppDeps } from './app.js';
-import { ConsumerLimiter } from './auth/rate-limit.js';
+import { ConsumerLimiter, MinuteWindow } from './auth/rate-limit.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { connectTimeoutMs, createRedis } from './redis/client.js';
 import { RedisGuard } from './redis/guard.js';
@@ -160,6 +160,8 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     onServed: (served) => metrics.served(served),
   });
   const limiter = new ConsumerLimiter(guard, clock, config.consumerRatePerSecond, config.consumerBurst);
+  // The compatible surface counts as Katapult does: the same rate, per clock minute.
+  const requestWindow = new MinuteWindow(guard, clock, Math.max(1, Math.round(config.consumerRatePerSecond * 60)));
   const lifecycle = { draining: false };
   const cors = config.corsOrigins.length ? new CorsPolicy(config.corsOrigins) : null;
   const requestLog = new RequestLog(logger, metrics);
@@ -172,7 +174,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const kit = routeKit({ ...config, clock, limiter, notFound, tokens, signIn, compressor });
   const shared: ResourceParts = { engine, client, clock, config, kit };
   const resources = definitions.map((d) => d.create(shared));
-  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, signIn, redis: guard, governor, breaker, limiter, metrics, cors, lifecycle, requestLog, compressor };
+  const deps: AppDeps = { config, logger, clock, store, engine, resources, notFound, tokens, signIn, redis: guard, governor, breaker, limiter, requestWindow, upstreamShare: share.limit, metrics, cors, lifecycle, requestLog, compressor };
   const app = createApp(deps);
   const fastPaths = resources.flatMap((r) => (r.fastKeys ? [createHitPath(engine, clock, requestLog, () => metrics.l1Hit(), { ...config, cors, cookies: signIn !== null, compressor }, r.fastKeys)] : []));
 

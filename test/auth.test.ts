@@ -3,6 +3,7 @@ import { refusalFor } from '../src/auth/middleware.js';
 import { ConsumerKeys } from '../src/config/api-keys.js';
 import { PUBLIC } from '../src/domain/scope.js';
 import { ACME_KEY, OPS_KEY } from './support/keys.js';
+import { FakeClock } from './support/clock.js';
 import { startStack, type Stack } from './support/stack.js';
 
 describe('one auth decision', () => {
@@ -21,7 +22,7 @@ describe('one auth decision', () => {
   describe('said by each router in its own format', () => {
     let stack: Stack;
     beforeAll(async () => {
-      stack = await startStack({ env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '0.001' } });
+      stack = await startStack({ clock: new FakeClock(), env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '0.001' } });
     });
     afterAll(() => stack.close());
 
@@ -35,16 +36,19 @@ describe('one auth decision', () => {
       expect(await both('acme', { 'x-api-key': 'not-a-key-of-anyone-here' })).toEqual(['401 unauthorized', '403 invalid_api_token']);
       expect(await both('acme', {})).toEqual(['401 unauthorized', '400 missing_api_token']);
       expect(await both('globex', { 'x-api-key': ACME_KEY })).toEqual(['403 forbidden', '403 scope_not_granted']);
-      // One bucket per consumer across both surfaces: 3 requests, then both refuse.
+      // Each surface holds a consumer to its own model: /packages to its bucket (3 here), the compatible
+      // surface to its clock minute (0.001 × 60 a minute here, so 1).
       const ops = { authorization: `Bearer ${OPS_KEY}` };
       expect(await both('acme', ops)).toEqual(['200 ok', '200 ok']);
+      expect(await both('acme', ops)).toEqual(['200 ok', '429 rate_limit_reached']);
       expect(await both('acme', ops)).toEqual(['200 ok', '429 rate_limit_reached']);
       expect(await both('acme', ops)).toEqual(['429 rate_limited', '429 rate_limit_reached']);
     });
   });
 
   it('states the consumer\'s limit on every answer, errors included: Katapult\'s per-minute headers, and RateLimit on /packages', async () => {
-    const stack = await startStack({ env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '2' } });
+    // 0.05 a second: 3 a minute on the compatible surface, a bucket of 3 on /packages.
+    const stack = await startStack({ clock: new FakeClock(), env: { CONSUMER_BURST: '3', CONSUMER_RATE_PER_SECOND: '0.05' } });
     try {
       const katapult = { authorization: `Bearer ${OPS_KEY}` };
       const base = `${stack.urls[0]}/core/v1/virtual_machine_packages`;
@@ -54,12 +58,12 @@ describe('one auth decision', () => {
       const refused = await fetch(`${base}?per_page=1`, { headers: katapult });
       const states = [ok, missing, limited, refused].map((r) => [r.status, r.headers.get('x-ratelimit-permitted'), r.headers.get('x-ratelimit-remaining')]);
       expect(states).toEqual([
-        [200, '120', '2'],
-        [404, '120', '1'],
-        [200, '120', '0'],
-        [429, '120', '0'],
+        [200, '3', '2'],
+        [404, '3', '1'],
+        [200, '3', '0'],
+        [429, '3', '0'],
       ]);
-      expect((await refused.json()).error.detail).toEqual({ total_permitted: 120 });
+      expect((await refused.json()).error.detail).toEqual({ total_permitted: 3 });
       const notFound = await fetch(`${stack.urls[0]}/packages/nope-nope`, { headers: { 'x-api-key': ACME_KEY } });
       expect([notFound.status, notFound.headers.get('ratelimit')]).toEqual([404, expect.stringMatching(/^"consumer";r=2;t=\d+$/)]);
     } finally {

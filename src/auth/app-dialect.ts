@@ -10,6 +10,7 @@ export function appAuthDialect(limiter: ConsumerLimiter): AuthDialect {
   const policy = `"consumer";q=${limiter.burst};w=${Math.max(1, Math.ceil(limiter.burst / limiter.ratePerSecond))}`;
   const limitHeaders = (d: { remaining: number; resetSeconds: number }) => ({ 'ratelimit-policy': policy, ratelimit: `"consumer";r=${d.remaining};t=${d.resetSeconds}` });
   return {
+    limiter,
     limitHeaders,
     refuse(refusal) {
       switch (refusal.kind) {

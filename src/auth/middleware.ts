@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { mayRead, type Consumer, type ConsumerKeys } from '../config/api-keys.js';
 import type { OrgRef, OrgScope } from '../domain/scope.js';
 import type { AppContext, AppEnv } from '../http/context.js';
-import type { ConsumerLimiter, LimitDecision } from './rate-limit.js';
+import type { LimitDecision, RequestLimiter } from './rate-limit.js';
 import { WorkloadTokens } from './workload-tokens.js';
 import type { SignIn } from './sign-in.js';
 
@@ -23,10 +23,18 @@ export type Refusal =
   /** The consumer's request bucket is empty. */
   | { kind: 'over_limit'; decision: LimitDecision };
 
-/** How one API surface says a refusal, and which headers state a consumer's request limit. */
+/** How one API surface limits a consumer's requests and says so, and how it says a refusal. */
 export interface AuthDialect {
   refuse(refusal: Refusal): Error;
+  /** The surface's request limit, by consumer name. */
+  limiter: RequestLimiter;
   limitHeaders(decision: LimitDecision): Record<string, string>;
+  /**
+   * Where a request that presents a credential naming nobody (an unknown key, a token that does not
+   * verify, an `Authorization` that holds no key) is counted, so it too is told its limit and held to
+   * it; undefined: such requests are refused without counting.
+   */
+  unidentified?(c: AppContext): string;
 }
 
 /** The credential of `Authorization: Bearer <token>` (RFC 6750 §2.1), or null. */
@@ -40,19 +48,27 @@ export function presentedKey(authorization: string | undefined, apiKey: string |
 }
 
 /**
- * Identifies the caller (anonymous without a key) and takes one token from a consumer's request bucket.
- * A credential is a configured API key, or, when workload tokens are on, a JWT its issuer signed.
- * Each router mounts it on its own paths with its own dialect, so no router is left without it.
+ * Identifies the caller (anonymous without a key) and counts the request against its limit, in the
+ * dialect's model. A credential is a configured API key, or, when workload tokens are on, a JWT its
+ * issuer signed. Each surface mounts it on all its paths with its own dialect, so none is left without it.
  */
-export function consumerAuth(
-  keys: ConsumerKeys,
-  limiter: ConsumerLimiter,
-  dialect: AuthDialect,
-  tokens: WorkloadTokens | null = null,
-  signIn: SignIn | null = null,
-): MiddlewareHandler<AppEnv> {
+export function consumerAuth(keys: ConsumerKeys, dialect: AuthDialect, tokens: WorkloadTokens | null = null, signIn: SignIn | null = null): MiddlewareHandler<AppEnv> {
+  /** One request taken from `name`'s limit; its headers kept for the answer, whatever it turns out to be. */
+  const count = async (c: AppContext, name: string) => {
+    const decision = await dialect.limiter.take(name);
+    c.set('limitHeaders', dialect.limitHeaders(decision));
+    if (!decision.allowed) throw dialect.refuse({ kind: 'over_limit', decision });
+  };
   return async function consumerAuth(c, next) {
-    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
+    const authorization = c.req.header('authorization');
+    const apiKey = c.req.header('x-api-key');
+    const key = presentedKey(authorization, apiKey);
+    // A credential naming nobody is counted where the dialect says, before it is refused.
+    const unidentified = (authorization !== undefined || apiKey !== undefined) && dialect.unidentified ? dialect.unidentified(c) : null;
+    const refuse = async (refusal: Refusal) => {
+      if (unidentified !== null) await count(c, unidentified);
+      return dialect.refuse(refusal);
+    };
     let consumer = key === null ? null : keys.identify(key);
     // A signed-in user: the session cookie, only with proof the request comes from this site.
     const session = key === null && signIn ? await signIn.sessionOf(c) : undefined;
@@ -63,20 +79,18 @@ export function consumerAuth(
     }
     if (key !== null && !consumer && tokens && WorkloadTokens.looksLikeToken(key)) {
       consumer = await tokens.verify(key);
-      if (!consumer) throw dialect.refuse({ kind: 'invalid_token' });
+      if (!consumer) throw await refuse({ kind: 'invalid_token' });
     }
-    if (key !== null && !consumer) throw dialect.refuse({ kind: 'unknown_key' });
+    if (key !== null && !consumer) throw await refuse({ kind: 'unknown_key' });
     c.set('consumer', consumer);
-    // Anonymous reads have no request bucket: they are answered from the cache, and the upstream calls
+    // Anonymous reads have no request limit: they are answered from the cache, and the upstream calls
     // they cause are held to their address's share (see upstream/consumer-share.ts).
-    if (!consumer) return next();
-    const decision = await limiter.take(consumer.name);
-    // Kept for the error handlers as well: a refused or failed request states the limit too.
-    const limitHeaders = dialect.limitHeaders(decision);
-    c.set('limitHeaders', limitHeaders);
-    if (!decision.allowed) throw dialect.refuse({ kind: 'over_limit', decision });
+    if (consumer) await count(c, consumer.name);
+    else if (unidentified !== null) await count(c, unidentified);
     await next();
-    for (const [name, value] of Object.entries(limitHeaders)) c.res.headers.set(name, value);
+    // Kept in the context for the error handlers too: every answer to a counted request states the limit
+    // (unless the answer said more of it, as a refusal for the consumer's upstream share does).
+    for (const [name, value] of Object.entries(c.get('limitHeaders') ?? {})) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
   };
 }
 

@@ -1,8 +1,8 @@
 import type { Result } from 'ioredis';
 import type { RedisGuard } from '../redis/guard.js';
 import { LRUCache } from 'lru-cache';
-import { bucketKey } from '../cache/keys.js';
-import type { Clock } from '../domain/clock.js';
+import { bucketKey, windowKey } from '../cache/keys.js';
+import { clockMinute, nextMinuteAt, type Clock } from '../domain/clock.js';
 
 /**
  * A token bucket per consumer: `burst` tokens, refilled at `ratePerSecond`. Shared through Redis when
@@ -22,10 +22,23 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
 return {allowed, math.floor(tokens * 1000)}
 `;
 
+/** Counts one request in a consumer's clock-minute window. KEYS[1] window. ARGV: ms it lives. Answers the count. */
+const COUNT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     kbffBucket(key: string, ratePerMs: number, burst: number, nowMs: number): Result<[number, number], Context>;
+    kbffWindow(key: string, ttlMs: number): Result<number, Context>;
   }
+}
+
+/** A consumer's request limit, whatever its model: one request taken, and what is left. */
+export interface RequestLimiter {
+  take(name: string): Promise<LimitDecision>;
 }
 
 export interface LimitDecision {
@@ -36,7 +49,7 @@ export interface LimitDecision {
   resetSeconds: number;
 }
 
-export class ConsumerLimiter {
+export class ConsumerLimiter implements RequestLimiter {
   readonly #local = new LRUCache<string, { tokens: number; ts: number }>({ max: 100_000 });
 
   constructor(
@@ -71,5 +84,38 @@ export class ConsumerLimiter {
     }
     const resetSeconds = allowed ? Math.ceil((this.burst - tokens) / this.ratePerSecond) : Math.ceil((1 - tokens) / this.ratePerSecond);
     return { allowed, remaining: Math.floor(tokens), resetSeconds: Math.max(1, resetSeconds) };
+  }
+}
+
+/**
+ * Katapult's own model (FACTS.md, Rate limits): `permitted` requests per consumer in each clock minute,
+ * counted fleet-wide in Redis (per instance while Redis is away). `remaining` is exactly what the consumer
+ * may still send this minute without a 429, so a client that believes it is never refused early or late.
+ */
+export class MinuteWindow implements RequestLimiter {
+  readonly #local = new LRUCache<string, { minute: number; count: number }>({ max: 100_000 });
+
+  constructor(
+    private readonly redis: RedisGuard | null,
+    private readonly clock: Clock,
+    readonly permitted: number,
+  ) {
+    redis?.client.defineCommand('kbffWindow', { numberOfKeys: 1, lua: COUNT });
+  }
+
+  async take(name: string): Promise<LimitDecision> {
+    const now = this.clock.now();
+    const minute = clockMinute(now);
+    const leftMs = nextMinuteAt(now) - now;
+    // The count outlives its minute by a little, so a clock a second apart on another instance still finds it.
+    let count = await this.redis?.run('window', (r) => r.kbffWindow(windowKey(name, minute), leftMs + 5_000));
+    if (count == null) {
+      const held = this.#local.get(name);
+      const w = held?.minute === minute ? held : { minute, count: 0 };
+      w.count++;
+      this.#local.set(name, w);
+      count = w.count;
+    }
+    return { allowed: count <= this.permitted, remaining: Math.max(0, this.permitted - count), resetSeconds: Math.max(1, Math.ceil(leftMs / 1000)) };
   }
 }

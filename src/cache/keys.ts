@@ -26,6 +26,11 @@ export function bucketKey(consumer: string): string {
   return `${PREFIX}{rl:${encodeURIComponent(consumer)}}`;
 }
 
+/** A consumer's request count in one clock minute, on the compatible surface (`MinuteWindow`). */
+export function windowKey(consumer: string, minute: number): string {
+  return `${PREFIX}{rl:${encodeURIComponent(consumer)}}:window:${minute}`;
+}
+
 /**
  * A consumer's count of upstream calls in one clock minute (`upstream/consumer-share.ts`): beside the
  * budget's count, under its hash tag, so one script checks and counts both.

@@ -1,10 +1,11 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import { authorize, consumerAuth, type AuthDialect } from '../auth/middleware.js';
-import type { ConsumerLimiter, LimitDecision } from '../auth/rate-limit.js';
+import type { LimitDecision, MinuteWindow } from '../auth/rate-limit.js';
 import type { FoundEntry, Served } from '../cache/entry.js';
 import type { ConsumerKeys } from '../config/api-keys.js';
 import type { Clock } from '../domain/clock.js';
 import { organizationParam, PUBLIC, type OrgRef, type OrgScope } from '../domain/scope.js';
+import { clientAddress } from '../http/cause.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, isErrorCode, type ErrorCode, type NotFoundCatalog, type NotFoundCode } from '../http/errors.js';
 import type { Compressor } from '../http/compression.js';
@@ -30,8 +31,12 @@ export interface KatapultSurfaceDeps {
   clock: Clock;
   logger: Logger;
   consumerKeys: ConsumerKeys;
-  limiter: ConsumerLimiter;
+  /** Each consumer's requests to this surface, in Katapult's model: so many per clock minute. */
+  requestWindow: MinuteWindow;
+  /** Upstream calls one consumer may cause per clock minute (its share of the token's budget). */
+  upstreamShare: () => number;
   authRequired: boolean;
+  trustProxyHops: number;
   /** Every resource's not-found codes, with Katapult's own descriptions. */
   notFound: NotFoundCatalog;
   /** Workload tokens, accepted where a client puts its Katapult token; null when not configured. */
@@ -39,10 +44,11 @@ export interface KatapultSurfaceDeps {
   compressor: Compressor;
 }
 
-/** What a resource's Katapult-compatible handlers are built from: one way to authenticate, answer and fail. */
+/**
+ * What a resource's Katapult-compatible handlers are built from: one way to authorize, answer and fail.
+ * Who is calling, within its request limit, is decided for every path of the surface before them.
+ */
 export interface CompatKit {
-  /** Who is calling, within its request limit, refused in Katapult's words: mount it on the resource's paths. */
-  auth: MiddlewareHandler<AppEnv>;
   /** Throws Katapult's refusal when this request may not read `scope`. */
   authorize(c: AppContext, scope: OrgScope): void;
   /** A body as Katapult sends it: its weak ETag, its caching header, and a 304 when it matches; compressed as the client accepts. */
@@ -59,9 +65,10 @@ export interface CompatKit {
  */
 export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes: Hono<AppEnv>, kit: CompatKit) => void>): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
-  const dialect = katapultAuthDialect(deps.limiter);
+  const dialect = katapultAuthDialect(deps);
+  // Every path, the unknown ones too: each answer to a request with a credential states its limit.
+  routes.use('/core/v1/*', consumerAuth(deps.consumerKeys, dialect, deps.tokens));
   const kit: CompatKit = {
-    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect, deps.tokens),
     authorize: (c, scope) => authorize(c, scope, deps.authRequired, dialect),
     async answer(c, body) {
       const text = await body();
@@ -83,15 +90,19 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
 }
 
 /**
- * The one auth decision, said as Katapult says it; the consumer's limit in Katapult's own rate-limit
- * headers, which Katapult sends on every answer with a per-minute figure (FACTS.md): `Permitted` is the
- * requests a minute the consumer's bucket sustains, `Remaining` what it may send at once now.
+ * The one auth decision, said as Katapult says it, and the consumer's limit in Katapult's own model and
+ * headers (FACTS.md, Rate limits): `X-Ratelimit-Permitted` requests in each clock minute, and
+ * `X-Ratelimit-Remaining` what it may still send in this one, so the first answer of a minute says
+ * Permitted - 1 and a 429 comes exactly when Remaining said 0. A credential that names nobody is counted
+ * by the caller's address, so a guesser of keys is told and held to a limit as well.
  */
-function katapultAuthDialect(limiter: ConsumerLimiter): AuthDialect {
-  const perMinute = Math.round(limiter.ratePerSecond * 60);
-  const limitHeaders = (d: LimitDecision) => ({ 'x-ratelimit-permitted': String(perMinute), 'x-ratelimit-remaining': String(Math.min(perMinute, d.remaining)) });
+function katapultAuthDialect(deps: KatapultSurfaceDeps): AuthDialect {
+  const perMinute = deps.requestWindow.permitted;
+  const limitHeaders = (d: LimitDecision) => ({ 'x-ratelimit-permitted': String(perMinute), 'x-ratelimit-remaining': String(d.remaining) });
   return {
+    limiter: deps.requestWindow,
     limitHeaders,
+    unidentified: (c) => `unidentified:${clientAddress(c, deps.trustProxyHops)}`,
     refuse(refusal) {
       switch (refusal.kind) {
         case 'unknown_key':
@@ -145,6 +156,11 @@ function fromAppError(err: unknown, deps: KatapultSurfaceDeps): KatapultError {
     return new KatapultError('service_unavailable');
   }
   const headers: Record<string, string> = app.retryAfterSeconds ? { 'retry-after': String(app.retryAfterSeconds) } : {};
+  // Past its share of upstream calls a consumer meets Katapult's 429 as Katapult sends it: the limit it
+  // reached, and nothing left to send for a miss this minute (cached answers are still served).
+  if (app.code === 'upstream_share_exhausted') {
+    return new KatapultError('rate_limit_reached', { total_permitted: deps.upstreamShare() }, { ...headers, 'x-ratelimit-remaining': '0' });
+  }
   return new KatapultError(isErrorCode(app.code) ? FROM_APP[app.code] : app.code, {}, headers);
 }
 

@@ -15,9 +15,6 @@ import { packageOf, packagesOf, type PackageService } from './service.js';
  */
 export function mountPackageCompat(deps: { packages: PackageService; causeOf: (c: AppContext) => ConsumerCause }) {
   return (routes: Hono<AppEnv>, kit: CompatKit): void => {
-    // `/…/*` matches the list path itself too: one registration, one token per request.
-    routes.use('/core/v1/virtual_machine_packages/*', kit.auth);
-
     routes.get('/core/v1/virtual_machine_packages', (c) =>
       kit.answer(c, async () => {
         const q = new URL(c.req.url).searchParams;

@@ -56,7 +56,7 @@ export interface RouteKitDeps {
 export function routeKit(deps: RouteKitDeps): RouteKit {
   const dialect = appAuthDialect(deps.limiter);
   return {
-    auth: consumerAuth(deps.consumerKeys, deps.limiter, dialect, deps.tokens, deps.signIn),
+    auth: consumerAuth(deps.consumerKeys, dialect, deps.tokens, deps.signIn),
     causeOf: requestCause(deps),
     async answer(c, scope, serve, finish) {
       authorize(c, scope, deps.authRequired, dialect);

@@ -72,7 +72,6 @@ export const dataCentersResource: ResourceDefinition = {
     return {
       routes,
       compat(compat, surface) {
-        compat.use('/core/v1/data_centers/*', surface.auth);
         compat.get('/core/v1/data_centers', (c) =>
           surface.answer(c, async () => {
             const entry = surface.found(await engine.resolve(LIST_KEY, list, kit.causeOf(c)));
