@@ -206,3 +206,43 @@ export async function detailCostRows(redisUrl: string | null): Promise<Array<{ l
   }
   return rows;
 }
+
+/** One point of the load curve: a fleet's upstream calls a minute at a rate of consumer requests. */
+export interface CurvePoint {
+  series: string;
+  consumerPerMinute: number;
+  upstreamPerMinute: number;
+}
+
+/**
+ * Upstream calls a minute against consumer requests a minute: the public list and the 20 public packages
+ * asked for in a fixed pseudo-random mix, at several rates, for 5 minutes of service clock each at
+ * CACHE_FRESH_SECONDS=60, on 1 instance and on 3 sharing Redis; a pass-through would call once per request.
+ */
+export async function loadCurve(redisUrl: string | null, rates = [6, 60, 600, 3000], minutes = 5): Promise<CurvePoint[]> {
+  const paths = ['/packages', ...seedPackages().filter((p) => p.privacy === 'public').map((p) => `/packages/${p.id}`)];
+  const points: CurvePoint[] = [];
+  for (const instances of redisUrl ? [1, 3] : [1]) {
+    for (const rate of rates) {
+      const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+      const f = await fleet(instances > 1 ? redisUrl : null, instances, { CACHE_FRESH_SECONDS: '60', CACHE_LIST_DETAILS: 'true' }, clock);
+      let owed = 0;
+      let sent = 0;
+      let seed = 7;
+      for (let s = 0; s < minutes * 60; s++) {
+        owed += rate / 60;
+        for (; owed >= 1; owed--) {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31;
+          await (await fetch(`${f.urls[sent % f.urls.length]}${paths[seed % paths.length]}`)).arrayBuffer();
+          sent++;
+        }
+        await f.settle();
+        clock.advance(1000);
+      }
+      points.push({ series: `service, ${instances === 1 ? '1 instance' : `${instances} instances, shared Redis`}`, consumerPerMinute: sent / minutes, upstreamPerMinute: f.sim.count() / minutes });
+      await f.close();
+    }
+  }
+  for (const rate of rates) points.push({ series: 'plain pass-through', consumerPerMinute: rate, upstreamPerMinute: rate });
+  return points;
+}

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,12 +33,13 @@ export function has(cmd: string): boolean {
   return which(cmd) !== null;
 }
 
-/** wrk, nginx and Varnish from Debian's packages, installed when missing and allowed (root with apt-get). */
+/** wrk, nginx, Varnish and Valgrind from Debian's packages, installed when missing and allowed (root with apt-get). */
 export function ensureTools(): string[] {
   const wanted: Array<[string, string]> = [
     ['wrk', 'wrk'],
     ['nginx', 'nginx'],
     ['varnishd', 'varnish'],
+    ['valgrind', 'valgrind'],
   ];
   const missing = wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (missing.length && process.getuid?.() === 0 && has('apt-get')) {
@@ -62,9 +64,12 @@ export function spawnServer(argv: string[], stdoutFile = '/dev/null', ipc = fals
   return spawn(cmd!, args, { detached: true, stdio: ['ignore', out, 'inherit', ...(ipc ? (['ipc'] as const) : [])] });
 }
 
-/** bench/server.ts pinned to the server core; stdout (the request log) to `logFile`; the URL comes over IPC. */
-export async function startServer(args: string[], logFile = '/dev/null', nodeFlags: string[] = []): Promise<Server> {
-  const child = spawnServer([process.execPath, ...nodeFlags, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
+/**
+ * bench/server.ts pinned to the server core; stdout (the request log) to `logFile`; the URL comes over IPC.
+ * `wrapper` runs it under another program (Valgrind).
+ */
+export async function startServer(args: string[], logFile = '/dev/null', nodeFlags: string[] = [], wrapper: string[] = []): Promise<Server> {
+  const child = spawnServer([...wrapper, process.execPath, ...nodeFlags, '--import', 'tsx', 'bench/server.ts', ...args], logFile, true);
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve(String(m)));
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
@@ -195,11 +200,109 @@ http {
   return { url, child, stop: () => stopGroup(child) };
 }
 
-/** Varnish (malloc storage) in front of `origin`, with its default VCL; it logs to shared memory only. */
-export async function startVarnish(dir: string, port: number, origin: string): Promise<Server> {
+/**
+ * Varnish (malloc storage) in front of `origin`, with its default VCL; it logs to shared memory only.
+ * With `gzip`, it compresses what the origin sends once, as it stores it (`beresp.do_gzip`), and sends the
+ * stored gzip to every client that accepts it.
+ */
+export async function startVarnish(dir: string, port: number, origin: string, opts: { gzip?: boolean } = {}): Promise<Server> {
   mkdirSync(dir, { recursive: true });
-  const child = spawnServer([which('varnishd')!, '-F', '-n', dir, '-a', `127.0.0.1:${port}`, '-b', new URL(origin).host, '-s', 'malloc,64m', '-p', 'thread_pools=1']);
+  const { hostname, port: originPort } = new URL(origin);
+  const backend = opts.gzip
+    ? (() => {
+        // Where Varnish's unprivileged user may read it (the scratch directory is its owner's alone).
+        const vcl = join(tmpdir(), `kbff-varnish-${port}.vcl`);
+        writeFileSync(vcl, `vcl 4.1;
+backend origin { .host = "${hostname}"; .port = "${originPort}"; }
+sub vcl_backend_response { set beresp.do_gzip = true; }
+`);
+        return ['-f', vcl];
+      })()
+    : ['-b', new URL(origin).host];
+  const child = spawnServer([which('varnishd')!, '-F', '-n', dir, '-a', `127.0.0.1:${port}`, ...backend, '-s', 'malloc,64m', '-p', 'thread_pools=1']);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/`, 20_000);
   return { url, child, stop: () => stopGroup(child) };
+}
+
+/** A GET whose body comes back as sent (fetch would undo a content coding), with its headers. */
+export function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    httpRequest(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers as Record<string, string>, body: Buffer.concat(chunks) }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/**
+ * `requests` GETs of `url` over 8 keep-alive connections, from this process (not the measured one), as
+ * fast as the server answers.
+ */
+export async function sendRequests(url: string, requests: number, headers: Record<string, string> = {}): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  let sent = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      httpRequest(url, { headers, agent }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (sent < requests) {
+      sent++;
+      await one();
+    }
+  }));
+  agent.destroy();
+}
+
+/** Instructions per request, in total and by function (`file:function`, as Cachegrind names them). */
+export interface InstructionCount {
+  perRequest: number;
+  byFunction: Map<string, number>;
+}
+
+/**
+ * Instructions a server executes per request, counted by Valgrind's Cachegrind (no hardware counters
+ * needed): the server runs under Cachegrind twice, answering `few` and then `many` requests after the same
+ * start, and the difference in instructions over the difference in requests is the cost of a request, with
+ * start-up, compilation and warm-up (all in the first `few`) taken out. `cg_diff` gives the same
+ * difference function by function. `start` starts the server under the given wrapper (and warms it up).
+ */
+export async function instructionsPerRequest(
+  start: (wrapper: string[]) => Promise<Server>,
+  path: string,
+  headers: Record<string, string>,
+  few: number,
+  many: number,
+  dir: string,
+): Promise<InstructionCount> {
+  const outs: string[] = [];
+  for (const n of [few, many]) {
+    const out = join(dir, `cachegrind.${Date.now()}.${n}`);
+    const server = await start(['valgrind', '-q', '--tool=cachegrind', '--cache-sim=no', '--smc-check=all-non-file', `--cachegrind-out-file=${out}`]);
+    await sendRequests(`${server.url}${path}`, n, headers);
+    // SIGTERM lets the process exit on its own, so Cachegrind writes its counts.
+    process.kill(-server.child.pid!, 'SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    outs.push(out);
+  }
+  const diff = join(dir, `cachegrind.diff.${Date.now()}`);
+  writeFileSync(diff, execFileSync('cg_diff', outs, { maxBuffer: 256 * 2 ** 20 }));
+  const annotated = execFileSync('cg_annotate', ['--threshold=0', '--auto=no', diff], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const requests = many - few;
+  const total = Number(/^(-?[\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/m.exec(annotated)?.[1]?.replace(/,/g, '') ?? NaN);
+  const byFunction = new Map<string, number>();
+  for (const m of annotated.matchAll(/^\s*(-?[\d,]+)\s+\(\s*-?[\d.]+%\)\s+(\S.*)$/gm)) {
+    if (m[2] === 'PROGRAM TOTALS') continue;
+    byFunction.set(m[2]!, (byFunction.get(m[2]!) ?? 0) + Number(m[1]!.replace(/,/g, '')) / requests);
+  }
+  return { perRequest: total / requests, byFunction };
 }

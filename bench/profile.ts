@@ -70,7 +70,7 @@ const service = await start(['service'], join(work, 'service.log'));
 const quiet = await start(['service', 'warn'], '/dev/null');
 try {
   for (const s of [service, quiet]) await (await fetch(`${s.url}/packages?complete=true`)).arrayBuffer();
-  const first = await fetch(`${service.url}/packages`);
+  const first = await fetch(`${service.url}/packages`, { headers: { 'accept-encoding': 'identity' } });
   const body = join(work, 'body.json');
   writeFileSync(body, Buffer.from(await first.arrayBuffer()));
   writeFileSync(`${body}.headers.json`, JSON.stringify(Object.fromEntries([...first.headers].filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)))));

@@ -1,14 +1,17 @@
 import { type ChildProcess } from 'node:child_process';
-import { createReadStream, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { freePort } from '../test/support/ports.js';
-import { abuseRows, detailCostRows, steadyRows, type BudgetRow } from './budget.js';
+import { abuseRows, detailCostRows, loadCurve, steadyRows, type BudgetRow, type CurvePoint } from './budget.js';
+import { bytesChart, sideBySideChart, upstreamChart } from './charts.js';
 import { coldTenPages, herdRows, type ColdRow } from './cold.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
-import { ensureTools, groupCpuUs, groupRssBytes, PINNED, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
+import { loadConfig } from '../src/config/config.js';
+import { largeList, qualityRows } from './compression.js';
+import { ensureTools, groupCpuUs, groupRssBytes, instructionsPerRequest, PINNED, type InstructionCount, rawGet, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
 
 /**
  * `npm run bench`: loopback only, bounded in time. Measures in one run, on the same machine and body:
@@ -16,7 +19,7 @@ import { ensureTools, groupCpuUs, groupRssBytes, PINNED, scratchDir, startNginx,
  * Varnish serving the same bytes from their caches; then cold keys, memory under many shapes, and what
  * consumers can make the service spend upstream. Writes bench/RESULTS.md.
  */
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = 50;
 
 interface Figures {
@@ -30,9 +33,18 @@ interface Figures {
   non2xx: number;
 }
 
+/** A contender's medians over the rounds, with the lowest and highest round beside them. */
+interface Summary extends Figures {
+  kind: string;
+  rpsRange: [number, number];
+  cpuRange: [number, number];
+}
+
 /** A server for the speed table: its process group, its URL, and what to send it. */
 interface Contender {
   name: string;
+  /** Who serves it: the baseline, the service, or a peer cache (for the chart's colours). */
+  kind: 'bare node:http' | 'katapult-bff' | 'nginx' | 'Varnish';
   url: string;
   headers?: Record<string, string>;
   group: ChildProcess;
@@ -54,51 +66,89 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const missingTools = ensureTools();
 if (missingTools.includes('wrk')) throw new Error('npm run bench needs wrk: apt-get install wrk (as root, the bench installs it itself)');
 const work = scratchDir('kbff-bench-');
 const logFile = join(work, 'service.log');
 let bodyBytes = 0;
+let publicBody: Buffer = Buffer.alloc(0);
+let compatBody: Buffer = Buffer.alloc(0);
+let brBytes = 0;
+let gzipBytes = 0;
+/** The service's default brotli quality, as the README states it (the quality table weighs it). */
+const BROTLI_QUALITY = loadConfig({}, { requireToken: false }).brotliQuality;
 let loggedLines = 0;
+/** The answers' sizes in each coding, for the bytes chart. */
+const sizes: Array<{ answer: string; coding: string; bytes: number }> = [];
 // The service as production runs it: request log on, written to a file. And the same at LOG_LEVEL=warn.
 const service = await startServer(['service'], logFile);
 const quiet = await startServer(['service', 'warn']);
 const rounds: Figures[][] = [];
+let kinds: Contender['kind'][] = [];
 const started: Array<{ stop(): void }> = [service, quiet];
 try {
   // Lists are completed with each package's detail: complete them first, so the bare server is given the
   // very bytes the service then answers from its cache.
   for (const server of [service, quiet]) await (await fetch(`${server.url}/packages?complete=true`)).arrayBuffer();
-  const first = await fetch(`${service.url}/packages`);
+  // As sent to a client that asks for no coding (fetch would ask for gzip and undo it).
+  const first = await fetch(`${service.url}/packages`, { headers: { 'accept-encoding': 'identity' } });
   const body = Buffer.from(await first.arrayBuffer());
   bodyBytes = body.length;
+  publicBody = body;
+  brBytes = (await rawGet(`${service.url}/packages`, { 'accept-encoding': 'br' })).body.length;
+  gzipBytes = (await rawGet(`${service.url}/packages`, { 'accept-encoding': 'gzip' })).body.length;
   const etag = first.headers.get('etag')!;
   const file = join(work, 'body.json');
   writeFileSync(file, body);
   // The same response headers too (node:http adds Date, Connection and Keep-Alive to both).
-  const same = Object.fromEntries([...first.headers].filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
+  const transport = ['date', 'connection', 'keep-alive'];
+  const same = Object.fromEntries([...first.headers].filter(([k]) => !transport.includes(k)));
   writeFileSync(`${file}.headers.json`, JSON.stringify(same));
+  // The br representation as the service sends it, for a bare server sending those very bytes.
+  const br = await rawGet(`${service.url}/packages`, { 'accept-encoding': 'br' });
+  const brFile = join(work, 'body.br');
+  writeFileSync(brFile, br.body);
+  writeFileSync(`${brFile}.headers.json`, JSON.stringify(Object.fromEntries(Object.entries(br.headers).filter(([k]) => !transport.includes(k)))));
   const bare = await startServer(['bare', file]);
-  started.push(bare);
+  const bareBr = await startServer(['bare', brFile]);
+  started.push(bare, bareBr);
+  const gzip = { 'accept-encoding': 'gzip' };
   const contenders: Contender[] = [
-    { name: 'bare node:http, same body and headers', url: bare.url, group: bare.child },
-    { name: 'service, GET /packages, L1 hit, request log on (to a file)', url: `${service.url}/packages`, group: service.child },
-    { name: 'service, GET /packages, L1 hit, request log off', url: `${quiet.url}/packages`, group: quiet.child },
-    { name: 'service, GET /packages, If-None-Match → 304, log on', url: `${service.url}/packages`, group: service.child, headers: { 'if-none-match': etag }, expect304: true },
+    { name: 'bare node:http, same body and headers', kind: 'bare node:http', url: bare.url, group: bare.child },
+    { name: 'bare node:http, the same br bytes and headers', kind: 'bare node:http', url: bareBr.url, group: bareBr.child, headers: { 'accept-encoding': 'br' } },
+    { name: 'service, GET /packages, L1 hit, request log on (to a file)', kind: 'katapult-bff', url: `${service.url}/packages`, group: service.child },
+    { name: 'service, GET /packages, L1 hit, request log off', kind: 'katapult-bff', url: `${quiet.url}/packages`, group: quiet.child },
+    { name: 'service, GET /packages, If-None-Match → 304, log on', kind: 'katapult-bff', url: `${service.url}/packages`, group: service.child, headers: { 'if-none-match': etag }, expect304: true },
+    { name: 'service, L1 hit, Accept-Encoding: br (kept compressed), log on', kind: 'katapult-bff', url: `${service.url}/packages`, group: service.child, headers: { 'accept-encoding': 'br' } },
+    { name: 'service, L1 hit, Accept-Encoding: gzip (kept compressed), log on', kind: 'katapult-bff', url: `${service.url}/packages`, group: service.child, headers: gzip },
   ];
-  // nginx and Varnish cache the bare server's answer (the same body and headers) and serve it from memory.
+  // nginx and Varnish cache the bare server's answer (the same body and headers) and serve it from memory;
+  // nginx with `gzip on` compresses it again for each request that accepts gzip, Varnish stores it gzipped.
   if (!missingTools.includes('nginx')) {
-    const nginx = await startNginx(join(work, 'nginx'), await freePort(), bare.url, { accessLog: true });
+    const nginx = await startNginx(join(work, 'nginx'), await freePort(), bare.url, { accessLog: true, extra: 'gzip on; gzip_types application/json; gzip_proxied any; gzip_vary on;' });
     started.push(nginx);
-    contenders.push({ name: 'nginx 1 worker, proxy_cache hit, access_log on (to a file)', url: `${nginx.url}/packages`, group: nginx.child });
+    contenders.push({ name: 'nginx 1 worker, proxy_cache hit, access_log on (to a file)', kind: 'nginx', url: `${nginx.url}/packages`, group: nginx.child });
+    contenders.push({ name: 'nginx, the same, gzip on (compressed per request, level 1)', kind: 'nginx', url: `${nginx.url}/packages`, group: nginx.child, headers: gzip });
   }
   if (!missingTools.includes('varnish')) {
     const varnish = await startVarnish(join(work, 'varnish'), await freePort(), bare.url);
-    started.push(varnish);
-    contenders.push({ name: 'Varnish, cache hit (log in shared memory)', url: `${varnish.url}/packages`, group: varnish.child });
+    const varnishGzip = await startVarnish(join(work, 'varnish-gzip'), await freePort(), bare.url, { gzip: true });
+    started.push(varnish, varnishGzip);
+    contenders.push({ name: 'Varnish, cache hit (log in shared memory)', kind: 'Varnish', url: `${varnish.url}/packages`, group: varnish.child });
+    contenders.push({ name: 'Varnish, cache hit, stored gzipped (do_gzip)', kind: 'Varnish', url: `${varnishGzip.url}/packages`, group: varnishGzip.child, headers: gzip });
   }
-  // Each round starts the list at a different contender, so each runs in every position once.
+  kinds = contenders.map((c) => c.kind);
+  // Every contender answers with what it should before it is measured: a compressed row that sent
+  // identity would measure the wrong thing.
+  for (const c of contenders) {
+    const res = await rawGet(c.url, c.headers);
+    const coding = res.headers['content-encoding'] ?? 'identity';
+    const wanted = c.headers?.['accept-encoding'] ?? 'identity';
+    if (res.status !== (c.expect304 ? 304 : 200) || (!c.expect304 && coding !== wanted)) throw new Error(`${c.name}: ${res.status} ${coding}`);
+  }
+  compatBody = (await rawGet(`${service.url}/core/v1/virtual_machine_packages?per_page=200`)).body;
+  // Each round starts the list at a different contender, so no contender always runs after the same one.
   for (let r = 0; r < ROUNDS; r++) {
     const round: Figures[] = new Array(contenders.length);
     for (let k = 0; k < contenders.length; k++) {
@@ -112,7 +162,39 @@ try {
 }
 // Line by line: a run writes hundreds of MB of them, more than one string may hold.
 for await (const line of createInterface({ input: createReadStream(logFile) })) if (line.includes('"msg":"request"')) loggedLines++;
+
+// Instructions per request under Cachegrind: a count that no neighbour on the machine can move.
+const FEW = 4_000;
+const MANY = 10_000;
+const instructions: Array<{ name: string } & InstructionCount> = [];
+if (!missingTools.includes('valgrind')) {
+  const underValgrind = (args: string[], warm?: string) => async (wrapper: string[]) => {
+    const server = await startServer(args, join(work, 'valgrind-service.log'), [], wrapper);
+    if (warm) await rawGet(`${server.url}${warm}`);
+    return server;
+  };
+  const bareArgs = ['bare', join(work, 'body.json')];
+  const cases: Array<[string, (w: string[]) => Promise<{ url: string; child: ChildProcess; stop(): void }>, string, Record<string, string>]> = [
+    ['bare node:http, same body and headers', underValgrind(bareArgs), '/', {}],
+    ['service, GET /packages, L1 hit, request log on (to a file)', underValgrind(['service'], '/packages?complete=true'), '/packages', {}],
+    ['service, L1 hit, Accept-Encoding: br, log on', underValgrind(['service'], '/packages?complete=true'), '/packages', { 'accept-encoding': 'br' }],
+  ];
+  for (const [name, start, path, headers] of cases) instructions.push({ name, ...(await instructionsPerRequest(start, path, headers, FEW, MANY, work)) });
+}
 rmSync(work, { recursive: true, force: true });
+
+// Brotli's quality, weighed on the answers the service compresses: bytes against the one compression's CPU.
+const bodies = [
+  { answer: 'GET /packages (complete public list)', bytes: publicBody },
+  { answer: 'compatible list, per_page=200', bytes: compatBody },
+  { answer: 'an organization of 200 packages, complete', bytes: await largeList() },
+];
+const quality = qualityRows(bodies.map((b) => b.bytes));
+for (const [i, b] of bodies.entries()) {
+  for (const [coding, label] of [['identity', 'identity'], ['gzip', 'gzip level 6'], ['br', `br quality ${BROTLI_QUALITY}`]] as const) {
+    sizes.push({ answer: b.answer, coding, bytes: quality.find((q) => q.coding.startsWith(label))!.figures[i]!.bytes });
+  }
+}
 // 10,000 distinct shapes of the list, cycled by every connection, on a fresh service process: what
 // shaping costs when nothing repeats, and how far memory grows (shaped answers have a quarter of L1).
 const SHAPES = 10_000;
@@ -175,12 +257,24 @@ async function shapesRun(l1Mib: number): Promise<ShapeFigures> {
 }
 // A small L1 and the default one: the bytes held follow the setting, whatever the number of shapes.
 const shapeFigures = [await shapesRun(16), await shapesRun(64)];
-// Each contender's median over the rounds, figure by figure; errors are counted over every round.
-const results: Figures[] = rounds[0]!.map((f, i) => {
+// Each contender's median over the rounds, figure by figure, with its spread; errors are counted over every round.
+const results: Summary[] = rounds[0]!.map((f, i) => {
   const mine = rounds.map((r) => r[i]!);
   const of = (pick: (x: Figures) => number) => median(mine.map(pick));
+  const range = (pick: (x: Figures) => number): [number, number] => [Math.min(...mine.map(pick)), Math.max(...mine.map(pick))];
   const all = (pick: (x: Figures) => number) => mine.reduce((n, x) => n + pick(x), 0);
-  return { name: f.name, rps: of((x) => x.rps), cpuUs: of((x) => x.cpuUs), p50: of((x) => x.p50), p99: of((x) => x.p99), errors: all((x) => x.errors), non2xx: all((x) => x.non2xx) };
+  return {
+    name: f.name,
+    kind: kinds[i]!,
+    rps: of((x) => x.rps),
+    rpsRange: range((x) => x.rps),
+    cpuUs: of((x) => x.cpuUs),
+    cpuRange: range((x) => x.cpuUs),
+    p50: of((x) => x.p50),
+    p99: of((x) => x.p99),
+    errors: all((x) => x.errors),
+    non2xx: all((x) => x.non2xx),
+  };
 });
 const cold = await coldTenPages();
 const herdDir = scratchDir('kbff-herd-');
@@ -190,6 +284,7 @@ rmSync(herdDir, { recursive: true, force: true });
 const fleet: FleetFigures[] = [];
 const budget: BudgetRow[] = [];
 let details: Awaited<ReturnType<typeof detailCostRows>> = [];
+let curve: CurvePoint[] = [];
 const redis = await benchRedis();
 try {
   if (redis) fleet.push(await fleetScenario(redis.url, '3 instances, shared Redis'));
@@ -197,6 +292,7 @@ try {
   // What consumers can make the service spend: abuse patterns, then steady load by freshness.
   budget.push(...(await abuseRows(redis?.url ?? null)), ...(await steadyRows(redis?.url ?? null)));
   details = await detailCostRows(redis?.url ?? null);
+  curve = await loadCurve(redis?.url ?? null);
 } finally {
   redis?.stop();
 }
@@ -205,21 +301,38 @@ const fleetRow = (f: FleetFigures) =>
 
 const base = results[0]!.rps;
 const baseCpu = results[0]!.cpuUs;
-const row = (f: Figures) =>
-  `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${(f.rps / base).toFixed(2)} | ${f.cpuUs.toFixed(1)} | ${(baseCpu / f.cpuUs).toFixed(2)} | ${f.errors + f.non2xx} |`;
+const byName = (prefix: string) => results.find((r) => r.name.startsWith(prefix));
+const n0 = (x: number) => Math.round(x).toLocaleString('en');
+const row = (f: Summary) =>
+  `| ${f.name} | ${n0(f.rps)} (${n0(f.rpsRange[0])}–${n0(f.rpsRange[1])}) | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${(f.rps / base).toFixed(2)} | ${f.cpuUs.toFixed(1)} (${f.cpuRange[0].toFixed(1)}–${f.cpuRange[1].toFixed(1)}) | ${(f.cpuUs / baseCpu).toFixed(2)} | ${f.errors + f.non2xx} |`;
+const bareInstructions = instructions[0]?.perRequest;
+const instructionRow = (i: { name: string; perRequest: number }) => `| ${i.name} | ${n0(i.perRequest)} | ${bareInstructions ? (i.perRequest / bareInstructions).toFixed(2) : ''} |`;
 const shapeRow = (f: ShapeFigures) =>
   `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.cpuUs.toFixed(1)} | ${f.heldMib.toFixed(1)} | ${f.idleMib.toFixed(0)} | ${f.peakMib.toFixed(0)} | ${(f.peakMib - f.idleMib).toFixed(0)} of ${f.l1Mib + RSS_ALLOWANCE_MIB}, ${f.peakMib - f.idleMib <= f.l1Mib + RSS_ALLOWANCE_MIB ? 'met' : '**not met**'} | ${f.errors + f.non2xx} |`;
 /** The speed targets the service holds itself to, each met or not in this run. */
 function targets(): string[] {
-  const [, logged, , notModified] = results;
+  const logged = byName('service, GET /packages, L1 hit, request log on')!;
+  const notModified = byName('service, GET /packages, If-None-Match')!;
+  const brHit = byName('service, L1 hit, Accept-Encoding: br')!;
+  const gzipHit = byName('service, L1 hit, Accept-Encoding: gzip')!;
+  const nginxGzip = byName('nginx, the same, gzip on');
+  const loggedInstr = instructions.find((i) => i.name.startsWith('service, GET /packages'))?.perRequest;
   const check = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const hits = results.filter((r) => r.kind === 'katapult-bff');
   return [
     '',
     'Targets, against bare node:http in this run:',
-    `- L1 hit with its log line ≥ 0.90 of bare: ${(logged!.rps / base).toFixed(2)}, ${check(logged!.rps / base >= 0.9)}.`,
-    `- 304 ≥ 1.00 of bare: ${(notModified!.rps / base).toFixed(2)}, ${check(notModified!.rps / base >= 1)}.`,
-    `- p99 under 5 ms at ${CONNECTIONS} connections: hit ${logged!.p99.toFixed(2)} ms, 304 ${notModified!.p99.toFixed(2)} ms, ${check(logged!.p99 < 5 && notModified!.p99 < 5)}.`,
-    'Where the rest of a hit\'s CPU goes, symbol by symbol beside bare node:http: `bench/PROFILE.md` (`npm run bench:profile`).',
+    `- L1 hit with its log line ≥ 0.90 of bare in req/s: ${(logged.rps / base).toFixed(2)}, ${check(logged.rps / base >= 0.9)}.`,
+    `- L1 hit with its log line ≤ 1.10 of bare's CPU per request: ${(logged.cpuUs / baseCpu).toFixed(2)}, ${check(logged.cpuUs / baseCpu <= 1.1)}.`,
+    ...(loggedInstr && bareInstructions ? [`- L1 hit with its log line ≤ 1.10 of bare's instructions per request: ${(loggedInstr / bareInstructions).toFixed(2)}, ${check(loggedInstr / bareInstructions <= 1.1)}.`] : []),
+    `- 304 ≥ 1.00 of bare in req/s: ${(notModified.rps / base).toFixed(2)}, ${check(notModified.rps / base >= 1)}.`,
+    ...(nginxGzip
+      ? [
+          `- compressed hit ahead of nginx's compressed hit: gzip ${n0(gzipHit.rps)} against ${n0(nginxGzip.rps)} req/s and ${gzipHit.cpuUs.toFixed(1)} against ${nginxGzip.cpuUs.toFixed(1)} µs, ${check(gzipHit.rps > nginxGzip.rps && gzipHit.cpuUs < nginxGzip.cpuUs)}; br ${n0(brHit.rps)} req/s and ${brHit.cpuUs.toFixed(1)} µs, ${check(brHit.rps > nginxGzip.rps && brHit.cpuUs < nginxGzip.cpuUs)}.`,
+        ]
+      : []),
+    `- p99 under 5 ms at ${CONNECTIONS} connections on every hit row: ${hits.map((h) => h.p99.toFixed(2)).join(', ')} ms, ${check(hits.every((h) => h.p99 < 5))}.`,
+    'Where a logged hit\'s instructions go, area by area and function by function beside bare node:http: `bench/PROFILE.md`.',
   ];
 }
 const coldRow = (c: ColdRow) => `| ${c.label} | ${c.upstreamCalls} | ${c.ms.toFixed(0)} | ${c.p99Ms === undefined ? '' : c.p99Ms.toFixed(0)} | ${c.answers} |`;
@@ -234,24 +347,54 @@ const md = [
     ? 'Each server runs pinned to core 0 (`taskset -c 0`, its whole process group); wrk runs pinned to core 1'
     : 'This machine has one core or no taskset: servers and wrk share the CPU, so these ratios are rougher.',
   `(\`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s\` after a 1 s warm-up). ${ROUNDS} interleaved rounds, each starting at a different`,
-  'server so each runs in every position; each figure is the median over the rounds. Every server sends the',
-  `same ${bodyBytes}-byte \`GET /packages\` body: the service from its L1, the bare node:http server from memory with the`,
+  'server; each figure is the median over the rounds, with the lowest and highest round in brackets. Every server',
+  `sends the same ${bodyBytes}-byte \`GET /packages\` body: the service from its L1, the bare node:http server from memory with the`,
   'service\'s own response headers (the Node ceiling for this answer), nginx and Varnish from their caches in front',
-  'of that bare server. The service\'s request log is on and written to a file (in /dev/shm, so that the disk\'s',
+  'of that bare server. The compressed rows send `Accept-Encoding`: the service sends the bytes it compressed once',
+  `and keeps in L1 (br ${brBytes} bytes at quality ${BROTLI_QUALITY}, gzip ${gzipBytes} bytes), the second bare server sends those br bytes, nginx (\`gzip on\`,`,
+  'its default level 1) compresses the cached answer again for every request, and Varnish (`beresp.do_gzip`) stores it',
+  'gzipped once. The service\'s request log is on and written to a file (in /dev/shm, so that the disk\'s',
   'writeback of a run\'s hundreds of MB of lines does not throttle whichever server is being measured), with its',
   `default batching (LOG_BUFFER_BYTES=65536, LOG_FLUSH_MS=1000): ${loggedLines.toLocaleString('en')} request lines were written in this run.`,
   '',
-  '| server | req/s | p50 ms | p99 ms | req/s ratio to bare node | server CPU µs/request | CPU ratio (bare ÷ this) | errors |',
+  '| server | req/s (spread) | p50 ms | p99 ms | req/s ÷ bare | server CPU µs/request (spread) | CPU ÷ bare | errors |',
   '|---|---|---|---|---|---|---|---|',
   ...results.map(row),
   ...(missingTools.length ? ['', `Not measured (not installed and not installable here): ${missingTools.join(', ')}.`] : []),
   '',
+  '![Cache hits side by side](side-by-side.svg)',
+  '',
   ...targets(),
   '',
-  'Server CPU is the process group\'s CPU time (/proc) per answered request. The "request log off" row is the',
-  'same service at LOG_LEVEL=warn: the gap between it and the row above is what the log line costs. nginx runs',
-  'one process (`master_process off`, one worker) with `access_log` to a file (one write per line, its default);',
-  'Varnish runs with `thread_pools=1` and malloc storage, logging to its shared-memory log only (no varnishncsa).',
+  'Server CPU is the process group\'s CPU time (/proc) per answered request: on these shared machines it holds',
+  'still where req/s moves with the neighbours (compare the spreads). The "request log off" row is the same service',
+  'at LOG_LEVEL=warn. nginx runs one process (`master_process off`, one worker) with `access_log` to a file (one',
+  'write per line, its default); Varnish runs with `thread_pools=1` and malloc storage, logging to its shared-memory',
+  'log only (no varnishncsa).',
+  '',
+  '### Instructions per request',
+  '',
+  `Counted by Valgrind's Cachegrind (\`--cache-sim=no\`; the hardware counters of \`perf\` are not available here), which`,
+  'no neighbour can move: each server runs under it twice from a fresh start, answering',
+  `${FEW.toLocaleString('en')} and then ${MANY.toLocaleString('en')} requests (8 keep-alive connections), and the difference in instructions over the`,
+  `${(MANY - FEW).toLocaleString('en')} extra requests is the cost of one, start-up, compilation and warm-up being in both runs alike.`,
+  '',
+  '| server | instructions per request | ÷ bare |',
+  '|---|---|---|',
+  ...(instructions.length ? instructions.map(instructionRow) : ['| (Valgrind not available) | | |']),
+  '',
+  "### Compression: bytes against CPU",
+  '',
+  'Each coding of three answers the service compresses: bytes, and the median µs of one compression (each',
+  'representation is compressed once, when a client first asks for that coding, then kept in L1). nginx with',
+  '`gzip on` pays the gzip row on every request. The service\'s brotli quality is the default of',
+  '`COMPRESS_BROTLI_QUALITY`; gzip runs at zlib\'s default level.',
+  '',
+  `| coding | ${bodies.map((b) => `${b.answer}: bytes | µs`).join(' | ')} |`,
+  `|---|${bodies.map(() => '---|---').join('|')}|`,
+  ...quality.map((q) => `| ${q.coding} | ${q.figures.map((f, i) => `${n0(f.bytes)} (${((f.bytes / bodies[i]!.bytes.length) * 100).toFixed(0)}%) | ${f.us ? f.us.toFixed(0) : ''}`).join(' | ')} |`),
+  '',
+  '![Bytes per answer by coding](bytes-by-encoding.svg)',
   '',
   '## Cold keys, upstream 50 ms away',
   '',
@@ -308,6 +451,15 @@ const md = [
   '|---|---|---|---|---|',
   ...budget.map((b) => `| ${b.pattern} | ${b.consumerRequests.toLocaleString('en')} | ${b.upstreamCalls} | ${b.passThrough.toLocaleString('en')} | ${b.note} |`),
   '',
+  'Upstream calls a minute against consumer requests a minute, at several rates (the public list and its 20',
+  'packages in a fixed pseudo-random mix, 5 minutes of service clock each, `CACHE_FRESH_SECONDS=60`):',
+  '',
+  '| series | consumer requests a minute | upstream calls a minute |',
+  '|---|---|---|',
+  ...curve.map((p) => `| ${p.series} | ${n0(p.consumerPerMinute)} | ${p.upstreamPerMinute.toFixed(1)} |`),
+  '',
+  '![Upstream calls a minute against consumer requests a minute](upstream-calls.svg)',
+  '',
   '## What complete lists cost',
   '',
   'Each list asked for once a minute on 3 instances sharing Redis, at the default settings (lists fresh 300 s,',
@@ -321,4 +473,64 @@ const md = [
   '',
 ].join('\n');
 writeFileSync('bench/RESULTS.md', md);
+if (instructions.length >= 2) writeProfile(instructions[0]!, instructions[1]!);
+await sideBySideChart('bench/side-by-side.svg', results.map((r) => ({ server: r.name, rpsRatio: r.rps / base, cpuUs: r.cpuUs, kind: r.kind })));
+await upstreamChart('bench/upstream-calls.svg', curve);
+await bytesChart('bench/bytes-by-encoding.svg', sizes);
 process.stdout.write(md);
+
+/** Where Cachegrind finds a function: the areas a request's instructions are spent in. */
+function areaOf(fn: string): string {
+  if (fn === '???:???') return 'JIT-compiled JavaScript (node:http, the service; unnamed under Valgrind)';
+  if (/Builtins_|RegExp/.test(fn)) return 'V8 builtins (property access, strings, regexps)';
+  if (/compiler::|Compile|Turbofan|Maglev/.test(fn)) return "V8's compilers (code still being optimized)";
+  if (/Scaveng|Heap|GC|Mark|Sweep|Compact|Visitor|Evacuat|Remembered/.test(fn)) return 'garbage collection';
+  if (/llhttp/.test(fn)) return 'HTTP parser (llhttp)';
+  if (/sysdeps|libc|\.\/string\/|malloc|^\.\/(?!src)/.test(fn)) return 'libc';
+  return 'node and V8 C++ (streams, handles, calls into JavaScript)';
+}
+
+/**
+ * bench/PROFILE.md's Cachegrind section: a logged hit's instructions beside bare node:http's, by area and
+ * by the functions that grew most, so a missed instruction target names where the instructions go.
+ */
+function writeProfile(bare: InstructionCount, hit: InstructionCount & { name: string }): void {
+  const areas = new Map<string, [number, number]>();
+  for (const [i, count] of [bare, hit].entries()) {
+    for (const [fn, n] of count.byFunction) {
+      const a = areas.get(areaOf(fn)) ?? [0, 0];
+      a[i as 0 | 1] += n;
+      areas.set(areaOf(fn), a);
+    }
+  }
+  const grown = [...new Set([...bare.byFunction.keys(), ...hit.byFunction.keys()])]
+    .map((fn) => ({ fn, bare: bare.byFunction.get(fn) ?? 0, hit: hit.byFunction.get(fn) ?? 0 }))
+    .sort((a, b) => b.hit - b.bare - (a.hit - a.bare))
+    .slice(0, 20);
+  const short = (fn: string) => (fn.length > 110 ? `${fn.slice(0, 107)}...` : fn).replace(/\|/g, '\\|');
+  const section = [
+    '<!-- cachegrind:start (written by npm run bench) -->',
+    '# Where a cache hit\'s instructions go',
+    '',
+    `Command: \`npm run bench\` (Cachegrind, as in bench/RESULTS.md). Date: ${new Date().toISOString()}. Instructions per request of`,
+    `"${hit.name}" beside bare node:http, each the difference between ${FEW.toLocaleString('en')} and ${MANY.toLocaleString('en')} requests, function by function (\`cg_diff\`).`,
+    'Valgrind cannot name JIT-compiled code, so all compiled JavaScript (node:http\'s and the service\'s) is one row.',
+    'A negative figure is work the shorter run did and the longer did less of (compilation, GC timing).',
+    '',
+    '| where | bare node:http | service hit, log on | added |',
+    '|---|---|---|---|',
+    ...[...areas].sort((a, b) => b[1][1] - a[1][1]).map(([area, [b, h]]) => `| ${area} | ${Math.round(b).toLocaleString('en')} | ${Math.round(h).toLocaleString('en')} | ${Math.round(h - b).toLocaleString('en')} |`),
+    `| **total** | **${Math.round(bare.perRequest).toLocaleString('en')}** | **${Math.round(hit.perRequest).toLocaleString('en')}** | **${Math.round(hit.perRequest - bare.perRequest).toLocaleString('en')}** |`,
+    '',
+    '## The 20 functions that grew most',
+    '',
+    '| function | bare | service | added |',
+    '|---|---|---|---|',
+    ...grown.map((g) => `| \`${short(g.fn)}\` | ${Math.round(g.bare).toLocaleString('en')} | ${Math.round(g.hit).toLocaleString('en')} | ${Math.round(g.hit - g.bare).toLocaleString('en')} |`),
+    '<!-- cachegrind:end -->',
+    '',
+  ].join('\n');
+  const old = existsSync('bench/PROFILE.md') ? readFileSync('bench/PROFILE.md', 'utf8') : '';
+  const rest = old.replace(/<!-- cachegrind:start[\s\S]*?<!-- cachegrind:end -->\n*/, '');
+  writeFileSync('bench/PROFILE.md', `${section}\n${rest}`);
+}

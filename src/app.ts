@@ -62,6 +62,11 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.requestLog, deps.config.consumerKeys));
+  // An answer that leaves once shutdown has begun closes its connection (the hit path answers at once).
+  app.use(async (c, next) => {
+    await next();
+    if (deps.lifecycle.draining) c.res.headers.set('connection', 'close');
+  });
   if (deps.cors) app.use(deps.cors.middleware());
   app.route('/', healthRoutes(deps));
   if (deps.signIn) app.route('/', deps.signIn.routes());

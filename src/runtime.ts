@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -185,8 +185,6 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   };
 
   let server: Server | null = null;
-  /** Responses being made now: told to close their connection when shutdown begins. */
-  const answering = new Set<ServerResponse>();
   return {
     deps,
     app,
@@ -206,12 +204,9 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
       const full = getRequestListener(app.fetch);
       server = createServer((req, res) => {
         // While draining, each answer says `Connection: close`, so no client sends another request on a
-        // connection that is about to go (it would be reset, not refused).
+        // connection that is about to go (it would be reset, not refused). The router's answers to
+        // requests that came before are told so as they leave (app.ts).
         if (lifecycle.draining) res.setHeader('connection', 'close');
-        else {
-          answering.add(res);
-          res.once('close', () => answering.delete(res));
-        }
         for (const fast of fastPaths) if (fast(req, res)) return;
         void full(req, res);
       });
@@ -228,7 +223,6 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     },
     async close(graceMs = 0) {
       lifecycle.draining = true;
-      for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
       if (server) {
         const closing = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();
