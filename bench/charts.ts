@@ -12,7 +12,7 @@ async function render(file: string, spec: TopLevelSpec): Promise<void> {
   view.finalize();
 }
 
-const font = { config: { font: 'sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11 } } };
+const font = { config: { font: 'sans-serif', axis: { labelFontSize: 11, titleFontSize: 12, labelLimit: 400 }, legend: { labelFontSize: 11, labelLimit: 400 } } };
 
 /** Each server's throughput relative to bare node:http, and its CPU time per request (both medians). */
 export function sideBySideChart(file: string, rows: Array<{ server: string; rpsRatio: number; cpuUs: number; kind: string }>): Promise<void> {
@@ -21,7 +21,7 @@ export function sideBySideChart(file: string, rows: Array<{ server: string; rpsR
     height: { step: 18 },
     mark: { type: 'bar' as const },
     encoding: {
-      y: { field: 'server', type: 'nominal' as const, sort: null, title: null, axis: labels ? { labelLimit: 340 } : null },
+      y: { field: 'server', type: 'nominal' as const, sort: null, title: null, axis: labels ? {} : null },
       x: { field, type: 'quantitative' as const, title },
       color: { field: 'kind', type: 'nominal' as const, title: null, legend: { orient: 'bottom' as const } },
     },
@@ -47,7 +47,9 @@ export function upstreamChart(file: string, points: Array<{ series: string; cons
     encoding: {
       x: { field: 'consumerPerMinute', type: 'quantitative', scale: { type: 'log' }, title: 'consumer requests a minute' },
       y: { field: 'upstreamPerMinute', type: 'quantitative', scale: { type: 'log' }, title: 'upstream calls a minute' },
-      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1 } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
+      // The service's two lines lie on each other (one call per key per freshness, however many instances).
+      strokeDash: { field: 'series', type: 'nominal', legend: null },
     },
     ...font,
   });
