@@ -13,7 +13,7 @@ export interface EncodedStore {
 export interface CompressionOptions {
   /** Answers smaller than this go out as they are: below about a kilobyte, a coding saves less than its headers cost. */
   minBytes: number;
-  /** Brotli's quality (0–11); the default is chosen in `npm run bench` ("Brotli's quality"). */
+  /** Brotli's quality (0–11); the default is weighed in `npm run bench` ("Compression: bytes against CPU"). */
   brotliQuality: number;
 }
 
