@@ -266,8 +266,17 @@ export async function sendRequests(url: string, requests: number, headers: Recor
 /** Instructions per request, in total and by function (`file:function`, as Cachegrind names them). */
 export interface InstructionCount {
   perRequest: number;
+  /**
+   * The same without V8's optimizing compiler: tier-up still under way after `few` requests (a service
+   * process keeps compiling for about 100,000 requests, far more than Valgrind can serve in minutes), which
+   * swings from run to run and is not the cost of a request.
+   */
+  steady: number;
   byFunction: Map<string, number>;
 }
+
+/** V8's compilers, as Cachegrind names their functions. */
+export const COMPILER = /compiler::|Compiler|Turbofan|Maglev/;
 
 /**
  * Instructions a server executes per request, counted by Valgrind's Cachegrind (no hardware counters
@@ -304,5 +313,7 @@ export async function instructionsPerRequest(
     if (m[2] === 'PROGRAM TOTALS') continue;
     byFunction.set(m[2]!, (byFunction.get(m[2]!) ?? 0) + Number(m[1]!.replace(/,/g, '')) / requests);
   }
-  return { perRequest: total / requests, byFunction };
+  let compiling = 0;
+  for (const [fn, n] of byFunction) if (COMPILER.test(fn)) compiling += n;
+  return { perRequest: total / requests, steady: total / requests - compiling, byFunction };
 }

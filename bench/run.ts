@@ -11,7 +11,7 @@ import { coldTenPages, herdRows, type ColdRow } from './cold.js';
 import { benchRedis, fleetScenario, type FleetFigures } from './fleet.js';
 import { loadConfig } from '../src/config/config.js';
 import { largeList, qualityRows } from './compression.js';
-import { ensureTools, groupCpuUs, groupRssBytes, instructionsPerRequest, PINNED, type InstructionCount, rawGet, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
+import { COMPILER, ensureTools, groupCpuUs, groupRssBytes, instructionsPerRequest, PINNED, type InstructionCount, rawGet, scratchDir, startNginx, startServer, startVarnish, wrk } from './http.js';
 
 /**
  * `npm run bench`: loopback only, bounded in time. Measures in one run, on the same machine and body:
@@ -309,8 +309,9 @@ const byName = (prefix: string) => results.find((r) => r.name.startsWith(prefix)
 const n0 = (x: number) => Math.round(x).toLocaleString('en');
 const row = (f: Summary) =>
   `| ${f.name} | ${n0(f.rps)} (${n0(f.rpsRange[0])}–${n0(f.rpsRange[1])}) | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | ${(f.rps / base).toFixed(2)} | ${f.cpuUs.toFixed(1)} (${f.cpuRange[0].toFixed(1)}–${f.cpuRange[1].toFixed(1)}) | ${(f.cpuUs / baseCpu).toFixed(2)} | ${f.errors + f.non2xx} |`;
-const bareInstructions = instructions[0]?.perRequest;
-const instructionRow = (i: { name: string; perRequest: number }) => `| ${i.name} | ${n0(i.perRequest)} | ${bareInstructions ? (i.perRequest / bareInstructions).toFixed(2) : ''} |`;
+const bareInstructions = instructions[0];
+const instructionRow = (i: { name: string } & InstructionCount) =>
+  `| ${i.name} | ${n0(i.perRequest)} | ${bareInstructions ? (i.perRequest / bareInstructions.perRequest).toFixed(2) : ''} | ${n0(i.steady)} | ${bareInstructions ? (i.steady / bareInstructions.steady).toFixed(2) : ''} |`;
 const shapeRow = (f: ShapeFigures) =>
   `| ${f.name} | ${Math.round(f.rps).toLocaleString('en')} | ${f.p50} | ${f.p99} | ${f.cpuUs.toFixed(1)} | ${f.heldMib.toFixed(1)} | ${f.idleMib.toFixed(0)} | ${f.peakMib.toFixed(0)} | ${(f.peakMib - f.idleMib).toFixed(0)} of ${f.l1Mib + RSS_ALLOWANCE_MIB}, ${f.peakMib - f.idleMib <= f.l1Mib + RSS_ALLOWANCE_MIB ? 'met' : '**not met**'} | ${f.errors + f.non2xx} |`;
 /** The speed targets the service holds itself to, each met or not in this run. */
@@ -320,7 +321,7 @@ function targets(): string[] {
   const brHit = byName('service, L1 hit, Accept-Encoding: br')!;
   const gzipHit = byName('service, L1 hit, Accept-Encoding: gzip')!;
   const nginxGzip = byName('nginx, the same, gzip on');
-  const loggedInstr = instructions.find((i) => i.name.startsWith('service, GET /packages'))?.perRequest;
+  const loggedInstr = instructions.find((i) => i.name.startsWith('service, GET /packages'))?.steady;
   const check = (ok: boolean) => (ok ? 'met' : '**not met**');
   const hits = results.filter((r) => r.kind === 'katapult-bff');
   return [
@@ -328,7 +329,9 @@ function targets(): string[] {
     'Targets, against bare node:http in this run:',
     `- L1 hit with its log line ≥ 0.90 of bare in req/s: ${(logged.rps / base).toFixed(2)}, ${check(logged.rps / base >= 0.9)}.`,
     `- L1 hit with its log line ≤ 1.10 of bare's CPU per request: ${(logged.cpuUs / baseCpu).toFixed(2)}, ${check(logged.cpuUs / baseCpu <= 1.1)}.`,
-    ...(loggedInstr && bareInstructions ? [`- L1 hit with its log line ≤ 1.10 of bare's instructions per request: ${(loggedInstr / bareInstructions).toFixed(2)}, ${check(loggedInstr / bareInstructions <= 1.1)}.`] : []),
+    ...(loggedInstr && bareInstructions
+      ? [`- L1 hit with its log line ≤ 1.10 of bare's instructions per request (V8's compilers left out): ${(loggedInstr / bareInstructions.steady).toFixed(2)}, ${check(loggedInstr / bareInstructions.steady <= 1.1)}.`]
+      : []),
     `- 304 ≥ 1.00 of bare in req/s: ${(notModified.rps / base).toFixed(2)}, ${check(notModified.rps / base >= 1)}.`,
     ...(nginxGzip
       ? [
@@ -381,11 +384,13 @@ const md = [
   `Counted by Valgrind's Cachegrind (\`--cache-sim=no\`; the hardware counters of \`perf\` are not available here), which`,
   'no neighbour can move: each server runs under it twice from a fresh start, answering',
   `${FEW.toLocaleString('en')} and then ${MANY.toLocaleString('en')} requests (8 keep-alive connections), and the difference in instructions over the`,
-  `${(MANY - FEW).toLocaleString('en')} extra requests is the cost of one, start-up, compilation and warm-up being in both runs alike.`,
+  `${(MANY - FEW).toLocaleString('en')} extra requests is the cost of one, start-up being in both runs alike. V8's optimizing compiler is still at`,
+  'work after that many requests (a service process keeps tiering up for about 100,000, minutes under Valgrind), and by',
+  'different amounts from run to run: the last two columns leave its functions out, and are the figures that hold.',
   '',
-  '| server | instructions per request | ÷ bare |',
-  '|---|---|---|',
-  ...(instructions.length ? instructions.map(instructionRow) : ['| (Valgrind not available) | | |']),
+  '| server | instructions per request | ÷ bare | without V8\'s compilers | ÷ bare |',
+  '|---|---|---|---|---|',
+  ...(instructions.length ? instructions.map(instructionRow) : ['| (Valgrind not available) | | | | |']),
   '',
   "### Compression: bytes against CPU",
   '',
@@ -487,7 +492,7 @@ process.stdout.write(md);
 function areaOf(fn: string): string {
   if (fn === '???:???') return 'JIT-compiled JavaScript (node:http, the service; unnamed under Valgrind)';
   if (/Builtins_|RegExp/.test(fn)) return 'V8 builtins (property access, strings, regexps)';
-  if (/compiler::|Compile|Turbofan|Maglev/.test(fn)) return "V8's compilers (code still being optimized)";
+  if (COMPILER.test(fn)) return "V8's compilers (code still being optimized)";
   if (/Scaveng|Heap|GC|Mark|Sweep|Compact|Visitor|Evacuat|Remembered/.test(fn)) return 'garbage collection';
   if (/llhttp/.test(fn)) return 'HTTP parser (llhttp)';
   if (/sysdeps|libc|\.\/string\/|malloc|^\.\/(?!src)/.test(fn)) return 'libc';
