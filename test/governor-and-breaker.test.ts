@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/observability/logger.js';
 import { CircuitBreaker } from '../src/upstream/breaker.js';
-import { secondsToNextMinute } from '../src/http/upstream-errors.js';
+import { secondsToNextMinute } from '../src/domain/clock.js';
 import { UpstreamError } from '../src/upstream/errors.js';
 import { BudgetGovernor } from '../src/upstream/governor.js';
 import { RedisGuard } from '../src/redis/guard.js';

@@ -64,9 +64,9 @@ export function consumerAuth(keys: ConsumerKeys, dialect: AuthDialect, tokens: W
     const apiKey = c.req.header('x-api-key');
     const key = presentedKey(authorization, apiKey);
     // A credential naming nobody is counted where the dialect says, before it is refused.
-    const unidentified = (authorization !== undefined || apiKey !== undefined) && dialect.unidentified ? dialect.unidentified(c) : null;
+    const countsUnidentified = (authorization !== undefined || apiKey !== undefined) && dialect.unidentified !== undefined;
     const refuse = async (refusal: Refusal) => {
-      if (unidentified !== null) await count(c, unidentified);
+      if (countsUnidentified) await count(c, dialect.unidentified!(c));
       return dialect.refuse(refusal);
     };
     let consumer = key === null ? null : keys.identify(key);
@@ -86,7 +86,7 @@ export function consumerAuth(keys: ConsumerKeys, dialect: AuthDialect, tokens: W
     // Anonymous reads have no request limit: they are answered from the cache, and the upstream calls
     // they cause are held to their address's share (see upstream/consumer-share.ts).
     if (consumer) await count(c, consumer.name);
-    else if (unidentified !== null) await count(c, unidentified);
+    else if (countsUnidentified) await count(c, dialect.unidentified!(c));
     await next();
     // Kept in the context for the error handlers too: every answer to a counted request states the limit
     // (unless the answer said more of it, as a refusal for the consumer's upstream share does).

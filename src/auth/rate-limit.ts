@@ -2,7 +2,7 @@ import type { Result } from 'ioredis';
 import type { RedisGuard } from '../redis/guard.js';
 import { LRUCache } from 'lru-cache';
 import { bucketKey, windowKey } from '../cache/keys.js';
-import { clockMinute, nextMinuteAt, type Clock } from '../domain/clock.js';
+import { clockMinute, nextMinuteAt, secondsToNextMinute, type Clock } from '../domain/clock.js';
 
 /**
  * A token bucket per consumer: `burst` tokens, refilled at `ratePerSecond`. Shared through Redis when
@@ -106,9 +106,8 @@ export class MinuteWindow implements RequestLimiter {
   async take(name: string): Promise<LimitDecision> {
     const now = this.clock.now();
     const minute = clockMinute(now);
-    const leftMs = nextMinuteAt(now) - now;
     // The count outlives its minute by a little, so a clock a second apart on another instance still finds it.
-    let count = await this.redis?.run('window', (r) => r.kbffWindow(windowKey(name, minute), leftMs + 5_000));
+    let count = await this.redis?.run('window', (r) => r.kbffWindow(windowKey(name, minute), nextMinuteAt(now) - now + 5_000));
     if (count == null) {
       const held = this.#local.get(name);
       const w = held?.minute === minute ? held : { minute, count: 0 };
@@ -116,6 +115,6 @@ export class MinuteWindow implements RequestLimiter {
       this.#local.set(name, w);
       count = w.count;
     }
-    return { allowed: count <= this.permitted, remaining: Math.max(0, this.permitted - count), resetSeconds: Math.max(1, Math.ceil(leftMs / 1000)) };
+    return { allowed: count <= this.permitted, remaining: Math.max(0, this.permitted - count), resetSeconds: secondsToNextMinute(now) };
   }
 }

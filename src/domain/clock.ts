@@ -23,3 +23,8 @@ export function clockMinute(ms: number): number {
 export function nextMinuteAt(ms: number): number {
   return (clockMinute(ms) + 1) * MINUTE_MS;
 }
+
+/** Whole seconds until that minute (at least 1): a `Retry-After` for anything that resets with the minute. */
+export function secondsToNextMinute(ms: number): number {
+  return Math.max(1, Math.ceil((nextMinuteAt(ms) - ms) / 1000));
+}

@@ -1,6 +1,8 @@
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { ifNoneMatchMatches } from './etag.js';
 
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** The content codings this service sends (RFC 9110 §8.4.1). */
 export type Coding = 'br' | 'gzip' | 'identity';
 export type Compressed = Exclude<Coding, 'identity'>;
@@ -38,15 +40,24 @@ export class Compressor {
   ) {}
 
   /**
-   * The answer of `body` (identity ETag `etag`) to a request with these `Accept-Encoding` and
-   * `If-None-Match` headers. `headers` gets the coding's ETag and `Content-Encoding`; the caller adds
-   * `Vary` (the caching headers always name `Accept-Encoding`).
+   * The answer of `body` (identity ETag `etag`, of content type `type`) to a request with these
+   * `Accept-Encoding` and `If-None-Match` headers, for every cached answer on every path. `headers` gets
+   * the coding's ETag, and for a 200 `Content-Type` and `Content-Encoding`; the caller adds `Vary` (the
+   * caching headers always name `Accept-Encoding`).
    */
-  represent(body: string | Buffer, etag: string, headers: Record<string, string>, acceptEncoding: string | undefined, ifNoneMatch: string | undefined | null): Representation {
+  represent(
+    body: string | Buffer,
+    etag: string,
+    headers: Record<string, string>,
+    acceptEncoding: string | undefined,
+    ifNoneMatch: string | undefined | null,
+    type = JSON_TYPE,
+  ): Representation {
     const coding = body.length >= this.opts.minBytes ? acceptedCoding(acceptEncoding) : 'identity';
     const tag = codedEtag(etag, coding);
     headers.etag = tag;
     if (ifNoneMatchMatches(ifNoneMatch, tag)) return { status: 304, headers, body: null };
+    headers['content-type'] = type;
     if (coding === 'identity') return { status: 200, headers, body };
     headers['content-encoding'] = coding;
     return { status: 200, headers, body: this.store.encoded(etag, coding, () => this.compress(body, coding)) };

@@ -7,7 +7,7 @@ import type { RequestLog } from '../observability/request-log.js';
 import type { Compressor } from './compression.js';
 import type { CorsPolicy } from './cors.js';
 import { elapsedMs, requestId } from './request-context.js';
-import { cacheHeaders, isShared, represent } from './respond.js';
+import { cacheHeaders, isShared } from './respond.js';
 
 /**
  * What a resource's fast path may answer for a keyless GET of `url` (its path, with no query): the cache
@@ -73,7 +73,7 @@ export function createHitPath(
     if (cors) cors.addTo(headers, h.origin);
     let identity = bodies.get(answer);
     if (!identity) bodies.set(answer, (identity = Buffer.from(answer.body)));
-    const out = represent(opts.compressor, identity, answer.etag, headers, h['accept-encoding'], h['if-none-match']);
+    const out = opts.compressor.represent(identity, answer.etag, headers, h['accept-encoding'], h['if-none-match']);
     if (out.body === null) res.writeHead(304, headers).end();
     else {
       headers['content-length'] = String(out.body.length);

@@ -3,7 +3,7 @@ import { strongEtag } from '../cache/entry.js';
 import type { Compressor } from './compression.js';
 import type { AppContext, AppEnv } from './context.js';
 import { ERROR_STATUS } from './errors.js';
-import { represent, send, VARY } from './respond.js';
+import { send, VARY } from './respond.js';
 
 export const errorSchema = z
   .object({
@@ -56,7 +56,7 @@ export function openApiRoutes(documents: Array<(registry: OpenAPIRegistry) => vo
   for (const document of documents) document(registry);
   let json: { body: string; etag: string } | undefined;
   const answer = (c: AppContext, body: string, etag: string, type: string) =>
-    send(c, represent(compressor, body, etag, { 'cache-control': 'public, max-age=60', vary: VARY }, c.req.header('accept-encoding'), c.req.header('if-none-match'), type));
+    send(c, compressor.represent(body, etag, { 'cache-control': 'public, max-age=60', vary: VARY }, c.req.header('accept-encoding'), c.req.header('if-none-match'), type));
   app.get('/openapi.json', (c) => {
     if (!json) {
       const body = JSON.stringify(

@@ -3,7 +3,6 @@ import type { Context } from 'hono';
 import type { Compressor, Representation } from './compression.js';
 import type { NotFoundCatalog } from './errors.js';
 
-export const JSON_TYPE = 'application/json; charset=utf-8';
 /** What every cached answer varies by; CORS with a list of origins adds `Origin`. */
 export const VARY = 'Accept-Encoding';
 
@@ -23,29 +22,14 @@ export interface RenderOptions {
  * `Cache-Control` with the freshness left (`private` for an organization's packages, which must not sit
  * in shared caches), `Age`, `X-Cache`, `Vary`, the coding the client accepts, and a 304 when
  * `If-None-Match` already names this representation. A cached "not found" becomes its 404, in the words
- * its resource declared. The hit path answers the same through `represent`, from the same parts.
+ * its resource declared. The hit path answers the same through `Compressor.represent`, from the same parts.
  */
 export function render(served: Served, opts: RenderOptions): Representation {
   const { entry, status } = served;
   if (entry.kind === 'not_found') throw opts.notFound.error(entry.code);
   const headers = cacheHeaders(entry, status, opts.shared, opts.now);
   if (served.refreshError) headers.warning = STALE_WARNING;
-  return represent(opts.compressor, entry.body, entry.etag, headers, opts.acceptEncoding, opts.ifNoneMatch);
-}
-
-/** A body (JSON unless `type` says) in the coding the request accepts, or a 304: for every cached answer, on every path. */
-export function represent(
-  compressor: Compressor,
-  body: string | Buffer,
-  etag: string,
-  headers: Record<string, string>,
-  acceptEncoding: string | undefined,
-  ifNoneMatch: string | undefined | null,
-  type = JSON_TYPE,
-): Representation {
-  const out = compressor.represent(body, etag, headers, acceptEncoding, ifNoneMatch);
-  if (out.status === 200) headers['content-type'] = type;
-  return out;
+  return opts.compressor.represent(entry.body, entry.etag, headers, opts.acceptEncoding, opts.ifNoneMatch);
 }
 
 /** A representation as Hono's response. */

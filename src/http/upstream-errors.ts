@@ -1,5 +1,5 @@
 import { REFUSED_BY_BREAKER, REFUSED_QUEUE_FULL, UpstreamError } from '../upstream/errors.js';
-import { nextMinuteAt } from '../domain/clock.js';
+import { secondsToNextMinute } from '../domain/clock.js';
 import { AppError, type NotFoundCatalog } from './errors.js';
 
 /**
@@ -33,6 +33,3 @@ export function toAppError(err: unknown, nowMs: number, notFound: NotFoundCatalo
   }
 }
 
-export function secondsToNextMinute(nowMs: number): number {
-  return Math.max(1, Math.ceil((nextMinuteAt(nowMs) - nowMs) / 1000));
-}

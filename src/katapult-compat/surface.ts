@@ -9,7 +9,7 @@ import { clientAddress } from '../http/cause.js';
 import type { AppContext, AppEnv } from '../http/context.js';
 import { AppError, isErrorCode, type ErrorCode, type NotFoundCatalog, type NotFoundCode } from '../http/errors.js';
 import type { Compressor } from '../http/compression.js';
-import { represent, send, VARY } from '../http/respond.js';
+import { send, VARY } from '../http/respond.js';
 import { toAppError } from '../http/upstream-errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkloadTokens } from '../auth/workload-tokens.js';
@@ -73,7 +73,7 @@ export function katapultSurface(deps: KatapultSurfaceDeps, mounts: Array<(routes
     async answer(c, body) {
       const text = await body();
       const headers = { 'cache-control': 'max-age=0, private, must-revalidate', vary: VARY };
-      return send(c, represent(deps.compressor, text, katapultEtag(text), headers, c.req.header('accept-encoding'), c.req.header('if-none-match'), 'application/json'));
+      return send(c, deps.compressor.represent(text, katapultEtag(text), headers, c.req.header('accept-encoding'), c.req.header('if-none-match'), 'application/json'));
     },
     found(served) {
       if (served.entry.kind === 'not_found') throw fromAppError(deps.notFound.error(served.entry.code), deps);
