@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { loadConfig } from '../src/config/config.js';
 import { createRuntime } from '../src/runtime.js';
@@ -7,6 +8,8 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
  * A server process for the benchmark, so load generator and server do not share one event loop.
  *   service [logLevel] [json]  the service in front of its own simulator (LOG_LEVEL, default info); `json` holds
  *                        settings that replace the defaults (KATAPULT_API_URL and _TOKEN for another upstream)
+ *   simulator            the Katapult simulator alone; the service's runs in a process of its own, as the real
+ *                        upstream is elsewhere, so the service's process runs only the service's code
  *   bare <file>          node:http answering the bytes in <file> with the service's own response headers
  *                        (<file>.headers.json): the Node ceiling for exactly this response
  * Sends its base URL to the parent over IPC; the parent reads its CPU time and memory from /proc.
@@ -24,10 +27,19 @@ if (mode === 'bare') {
     res.end(body);
   });
   server.listen(0, '127.0.0.1', () => process.send!(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
+} else if (mode === 'simulator') {
+  const sim = new KatapultSimulator({ budgetPerMinute: 1_000_000 });
+  process.send!({ url: await sim.listen(), token: sim.token });
 } else {
   const settings = JSON.parse(process.argv[4] ?? '{}') as Record<string, string>;
-  const sim = settings.KATAPULT_API_URL ? null : new KatapultSimulator({ budgetPerMinute: 1_000_000 });
-  const upstream = sim ? { KATAPULT_API_URL: await sim.listen(), KATAPULT_API_TOKEN: sim.token } : {};
+  let upstream = {};
+  if (!settings.KATAPULT_API_URL) {
+    // In the same process group, so it goes when the service's group is stopped; never under Valgrind.
+    const child = fork(process.argv[1]!, ['simulator'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const { url, token } = await new Promise<{ url: string; token: string }>((resolve) => child.once('message', resolve));
+    child.disconnect();
+    upstream = { KATAPULT_API_URL: url, KATAPULT_API_TOKEN: token };
+  }
   const config = loadConfig({ ...upstream, LOG_LEVEL: arg ?? 'info', CACHE_FRESH_SECONDS: '3600', ...settings });
   const runtime = createRuntime(config);
   const url = await runtime.listen(0, '127.0.0.1');

@@ -53,14 +53,24 @@ export class Compressor {
     ifNoneMatch: string | undefined | null,
     type = JSON_TYPE,
   ): Representation {
-    const coding = body.length >= this.opts.minBytes ? acceptedCoding(acceptEncoding) : 'identity';
+    const coding = this.codingOf(body.length, acceptEncoding);
     const tag = codedEtag(etag, coding);
     headers.etag = tag;
     if (ifNoneMatchMatches(ifNoneMatch, tag)) return { status: 304, headers, body: null };
     headers['content-type'] = type;
     if (coding === 'identity') return { status: 200, headers, body };
     headers['content-encoding'] = coding;
-    return { status: 200, headers, body: this.store.encoded(etag, coding, () => this.compress(body, coding)) };
+    return { status: 200, headers, body: this.bytes(body, etag, coding) };
+  }
+
+  /** The bytes of `body` (identity ETag `etag`) in `coding`: L1 keeps them, or they are made now and kept. */
+  bytes(body: string | Buffer, etag: string, coding: Compressed): Buffer {
+    return this.store.encoded(etag, coding, () => this.compress(body, coding));
+  }
+
+  /** The coding an answer of `size` is sent in to a request with this `Accept-Encoding`. */
+  codingOf(size: number, acceptEncoding: string | undefined): Coding {
+    return size >= this.opts.minBytes ? acceptedCoding(acceptEncoding) : 'identity';
   }
 
   compress(body: string | Buffer, coding: Compressed): Buffer {

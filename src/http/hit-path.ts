@@ -1,13 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheEngine } from '../cache/engine.js';
 import type { CacheEntry, FoundEntry } from '../cache/entry.js';
 import { stateOf, type Windows } from '../cache/timeline.js';
 import type { Clock } from '../domain/clock.js';
-import type { RequestLog } from '../observability/request-log.js';
-import type { Compressor } from './compression.js';
+import type { PreparedLine, RequestLog } from '../observability/request-log.js';
+import type { Coding, Compressor } from './compression.js';
 import type { CorsPolicy } from './cors.js';
 import { elapsedMs, requestId } from './request-context.js';
-import { cacheHeaders, isShared } from './respond.js';
+import { ifNoneMatchMatches } from './etag.js';
+import { ageSeconds, cacheHeaders, freshSeconds, isShared } from './respond.js';
 
 /**
  * What a resource's fast path may answer for a keyless GET of `url` (its path, with no query): the cache
@@ -20,9 +21,28 @@ export type FastKeyOf = (url: string) => {
   finish?: (entry: FoundEntry, now: number) => { entry: FoundEntry; headers: Record<string, string> } | null;
 } | null;
 
-/** Bytes of each entry's body, made once per entry rather than once per response. */
-const bodies = new WeakMap<CacheEntry, Buffer>();
+/**
+ * One answer as the hit path sends it, made by the router's own functions (`cacheHeaders`,
+ * `Compressor.represent`, `CorsPolicy.addTo`) and kept while its `max-age` and `Age` still hold, so a hit
+ * copies no headers and formats no values: the header block is stored with the object, as nginx and
+ * Varnish store theirs.
+ */
+interface Prepared {
+  /** The `max-age` and `Age` its headers were made with. */
+  fresh: number;
+  age: number;
+  /** The coding's ETag, which `If-None-Match` is compared with. */
+  etag: string;
+  /** `[name, value, ...]` for `writeHead`; the last value is the request id, set for each request. */
+  headers: string[];
+  status: 200 | 304;
+  /** Compressed bytes are not held here but asked of L1 each time, so they stay under its bound. */
+  coding: Coding;
+  line: PreparedLine;
+}
 
+/** Where each coding's answers sit among an entry's prepared ones; a 304 sits one after its 200. */
+const SLOT: Record<Coding, number> = { identity: 0, br: 2, gzip: 4 };
 /**
  * The cache-hit path, in front of the routers: a keyless GET of a public item whose entry is fresh in L1
  * is answered straight from memory, with no routing, parsing or JSON encoding. It decides nothing of its
@@ -41,9 +61,48 @@ export function createHitPath(
   opts: Windows & { authRequired: boolean; cors: CorsPolicy | null; cookies?: boolean; compressor: Compressor },
   keyOf: FastKeyOf,
 ) {
-  const { authRequired, cors } = opts;
+  const { authRequired, cors, compressor } = opts;
   // Without a key and AUTH_REQUIRED, only public answers reach here: the same for everyone.
   const shared = isShared(true, false, authRequired);
+  /** Each answer entry's prepared answers, by `SLOT`; an entry that L1 lets go takes its own with it. */
+  const kept = new WeakMap<CacheEntry, Array<Prepared | undefined>>();
+  const bodies = new WeakMap<CacheEntry, Buffer>();
+
+  /** The bytes of an entry's body, made once per entry rather than once per answer. */
+  function bytesOf(answer: FoundEntry): Buffer {
+    let identity = bodies.get(answer);
+    if (!identity) bodies.set(answer, (identity = Buffer.from(answer.body)));
+    return identity;
+  }
+
+  function prepare(answer: FoundEntry, identity: Buffer, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
+    const headers = cacheHeaders(answer, 'HIT', shared, now);
+    if (more) Object.assign(headers, more);
+    if (cors) cors.addTo(headers, h.origin);
+    const out = compressor.represent(identity, answer.etag, headers, h['accept-encoding'], ifNoneMatch);
+    if (out.body !== null) headers['content-length'] = String(out.body.length);
+    const flat = Object.entries(headers).flat();
+    flat.push('x-request-id', '');
+    return {
+      fresh: freshSeconds(answer, now),
+      age: ageSeconds(answer, now),
+      etag: headers.etag!,
+      headers: flat,
+      status: out.status,
+      coding: (headers['content-encoding'] as Coding | undefined) ?? 'identity',
+      line: log.prepare(route, 'GET', out.status, 'HIT'),
+    };
+  }
+
+  /** The prepared answer in `slot` if it still holds at `now`, else a new one put there. */
+  function preparedIn(answer: FoundEntry, identity: Buffer, slot: number, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
+    let all = kept.get(answer);
+    if (!all) kept.set(answer, (all = []));
+    const held = all[slot];
+    if (held && held.fresh === freshSeconds(answer, now) && held.age === ageSeconds(answer, now)) return held;
+    return (all[slot] = prepare(answer, identity, more, h, ifNoneMatch, now, route));
+  }
+
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
     if (req.method !== 'GET' || authRequired) return false;
@@ -67,20 +126,24 @@ export function createHitPath(
     }
 
     const id = requestId(h['x-request-id'] as string | undefined);
-    const headers = cacheHeaders(answer, 'HIT', shared, now);
-    if (more) Object.assign(headers, more);
-    headers['x-request-id'] = id;
-    if (cors) cors.addTo(headers, h.origin);
-    let identity = bodies.get(answer);
-    if (!identity) bodies.set(answer, (identity = Buffer.from(answer.body)));
-    const out = opts.compressor.represent(identity, answer.etag, headers, h['accept-encoding'], h['if-none-match']);
-    if (out.body === null) res.writeHead(304, headers).end();
-    else {
-      headers['content-length'] = String(out.body.length);
-      res.writeHead(200, headers).end(out.body);
+    const ifNoneMatch = h['if-none-match'];
+    const identity = bytesOf(answer);
+    let out: Prepared;
+    if (cors && h.origin !== undefined) {
+      // The CORS headers depend on the Origin: made for this request alone.
+      out = prepare(answer, identity, more, h, ifNoneMatch, now, target.route);
+    } else {
+      const slot = SLOT[compressor.codingOf(identity.length, h['accept-encoding'])];
+      out = preparedIn(answer, identity, slot, more, h, undefined, now, target.route);
+      if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, out.etag)) out = preparedIn(answer, identity, slot + 1, more, h, ifNoneMatch, now, target.route);
     }
+    const headers = out.headers;
+    headers[headers.length - 1] = id;
+    res.writeHead(out.status, headers);
+    if (out.status === 304) res.end();
+    else res.end(out.coding === 'identity' ? identity : compressor.bytes(identity, answer.etag, out.coding));
     onHit();
-    log.write({ reqId: id, route: target.route, method: 'GET', path: url, status: out.status, cache: 'HIT', ms: elapsedMs(started) });
+    out.line(id, url, elapsedMs(started));
     return true;
   };
 }

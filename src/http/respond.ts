@@ -52,13 +52,22 @@ export function isShared(scopeIsPublic: boolean, keyed: boolean, authRequired: b
  * Every one may be sent in another content coding, so each says `Vary: Accept-Encoding` (CORS adds `Origin`).
  */
 export function cacheHeaders(entry: CacheEntry, status: CacheStatus, shared: boolean, now: number): Record<string, string> {
-  const maxAge = status === 'STALE' ? 0 : Math.max(0, Math.floor((entry.freshUntil - now) / 1000));
   return {
     etag: entry.etag,
-    'cache-control': `${shared ? 'public' : 'private'}, max-age=${maxAge}`,
-    age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
+    'cache-control': `${shared ? 'public' : 'private'}, max-age=${status === 'STALE' ? 0 : freshSeconds(entry, now)}`,
+    age: String(ageSeconds(entry, now)),
     'x-cache': status,
     vary: VARY,
   };
+}
+
+/** `max-age` of a fresh answer: the whole seconds of freshness left. */
+export function freshSeconds(entry: CacheEntry, now: number): number {
+  return Math.max(0, Math.floor((entry.freshUntil - now) / 1000));
+}
+
+/** `Age`: the whole seconds since the entry was stored. */
+export function ageSeconds(entry: CacheEntry, now: number): number {
+  return Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 }
 

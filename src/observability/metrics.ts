@@ -142,10 +142,15 @@ export class Metrics {
 
   /** One answered request, by route pattern and status. */
   request(route: string, status: number): void {
+    this.requestCount(route, status).n++;
+  }
+
+  /** The count of answers of `route` with `status`, for a caller that counts the same pair again and again. */
+  requestCount(route: string, status: number): { n: number } {
     const key = `${status}${route}`;
-    const count = this.#requestCounts.get(key);
-    if (count) count.n++;
-    else this.#requestCounts.set(key, { route, status: String(status), n: 1 });
+    let count = this.#requestCounts.get(key);
+    if (!count) this.#requestCounts.set(key, (count = { route, status: String(status), n: 0 }));
+    return count;
   }
 
   served(s: ServedAnswer): void {

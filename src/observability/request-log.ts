@@ -18,6 +18,9 @@ export interface RequestLine {
   ms: number;
 }
 
+/** A line of which all is known ahead but the request id (`requestId()`'s: plain), the path and the time. */
+export type PreparedLine = (reqId: string, path: string, ms: number) => void;
+
 /** Text that needs no escaping inside a JSON string. */
 const PLAIN = /^[\w.:/?=&%-]*$/;
 
@@ -54,9 +57,35 @@ export class RequestLog {
       this.logger.info(line, 'request');
       return;
     }
-    this.#stream.write(
-      `{"level":30,"time":${Date.now()}${this.#bindings},"reqId":"${reqId}","route":"${route}","method":"${method}","path":"${path}","status":${status}` +
-        `${cache === undefined ? '' : `,"cache":"${cache}"`}${consumer === undefined ? '' : `,"consumer":"${consumer}"`},"ms":${ms},"msg":"request"}\n`,
-    );
+    const [beforePath, afterPath] = fieldsAround(route, method, status, cache, consumer);
+    this.#plain(reqId, beforePath, path, afterPath, ms);
   }
+
+  /**
+   * The same line for a caller that writes it again and again with other ids, paths and times (the hit
+   * path, for each answer it keeps): its fixed fields are made into text once, and the count is found once.
+   */
+  prepare(route: string, method: string, status: number, cache: string): PreparedLine {
+    const count = this.metrics.requestCount(route, status);
+    const [beforePath, afterPath] = fieldsAround(route, method, status, cache, undefined);
+    return (reqId, path, ms) => {
+      count.n++;
+      if (!this.logger.isLevelEnabled('info')) return;
+      if (PLAIN.test(path)) this.#plain(reqId, beforePath, path, afterPath, ms);
+      else this.logger.info({ reqId, route, method, path, status, cache, ms }, 'request');
+    };
+  }
+
+  /** One line of plain text, in pino's format with the logger's bindings. */
+  #plain(reqId: string, beforePath: string, path: string, afterPath: string, ms: number): void {
+    this.#stream.write(`{"level":30,"time":${Date.now()}${this.#bindings},"reqId":"${reqId}${beforePath}${path}${afterPath}${ms},"msg":"request"}\n`);
+  }
+}
+
+/** The JSON of a line's fields on either side of its path, from the request id's closing quote to `"ms":`. */
+function fieldsAround(route: string, method: string, status: number, cache: string | undefined, consumer: string | undefined): [string, string] {
+  return [
+    `","route":"${route}","method":"${method}","path":"`,
+    `","status":${status}${cache === undefined ? '' : `,"cache":"${cache}"`}${consumer === undefined ? '' : `,"consumer":"${consumer}"`},"ms":`,
+  ];
 }
