@@ -26,6 +26,21 @@ describe('request log', () => {
     expect(Object.keys(a)).toEqual(Object.keys(b));
   });
 
+  it('writes a prepared line (the hit path\'s) as it writes the whole line, and counts it', async () => {
+    const m = metrics();
+    const prepared = captureLogs();
+    const whole = captureLogs();
+    const line = new RequestLog(prepared.logger, m).prepare('/packages/:ref', 'GET', 304, 'HIT');
+    const cases: Array<[string, number]> = [['/packages/rock-3', 0.1], ['/packages/rock-4', 12.3], ['/packages', 1], ['/packages/"odd"\n', 0]];
+    for (const [path, ms] of cases) {
+      line('0f1d7e0c-3a7e-4c7e-9d0a-1000000001', path, ms);
+      new RequestLog(whole.logger, metrics()).write({ reqId: '0f1d7e0c-3a7e-4c7e-9d0a-1000000001', route: '/packages/:ref', method: 'GET', path, status: 304, cache: 'HIT', ms });
+    }
+    expect(prepared.lines.map((l) => l.replace(/"time":\d+/, ''))).toEqual(whole.lines.map((l) => l.replace(/"time":\d+/, '')));
+    expect(prepared.parsed().map((l) => [l.path, l.ms])).toEqual(cases);
+    expect(await m.registry.getSingleMetricAsString('kbff_http_requests_total')).toContain('route="/packages/:ref",status="304"} 4');
+  });
+
   it('counts every request, and writes nothing below info', async () => {
     const m = metrics();
     const quiet = captureLogs();

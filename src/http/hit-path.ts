@@ -64,15 +64,16 @@ export function createHitPath(
   const { authRequired, cors, compressor } = opts;
   // Without a key and AUTH_REQUIRED, only public answers reach here: the same for everyone.
   const shared = isShared(true, false, authRequired);
-  /** Each answer entry's prepared answers, by `SLOT`; an entry that L1 lets go takes its own with it. */
-  const kept = new WeakMap<CacheEntry, Array<Prepared | undefined>>();
-  const bodies = new WeakMap<CacheEntry, Buffer>();
+  /**
+   * Each answer entry's body bytes (made once per entry rather than once per answer) and prepared answers,
+   * by `SLOT`; an entry that L1 lets go takes its own with it.
+   */
+  const kept = new WeakMap<CacheEntry, { identity: Buffer; slots: Array<Prepared | undefined> }>();
 
-  /** The bytes of an entry's body, made once per entry rather than once per answer. */
-  function bytesOf(answer: FoundEntry): Buffer {
-    let identity = bodies.get(answer);
-    if (!identity) bodies.set(answer, (identity = Buffer.from(answer.body)));
-    return identity;
+  function keptFor(answer: FoundEntry) {
+    let held = kept.get(answer);
+    if (!held) kept.set(answer, (held = { identity: Buffer.from(answer.body), slots: [] }));
+    return held;
   }
 
   function prepare(answer: FoundEntry, identity: Buffer, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
@@ -95,12 +96,10 @@ export function createHitPath(
   }
 
   /** The prepared answer in `slot` if it still holds at `now`, else a new one put there. */
-  function preparedIn(answer: FoundEntry, identity: Buffer, slot: number, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
-    let all = kept.get(answer);
-    if (!all) kept.set(answer, (all = []));
-    const held = all[slot];
+  function preparedIn(answer: FoundEntry, slots: Array<Prepared | undefined>, identity: Buffer, slot: number, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
+    const held = slots[slot];
     if (held && held.fresh === freshSeconds(answer, now) && held.age === ageSeconds(answer, now)) return held;
-    return (all[slot] = prepare(answer, identity, more, h, ifNoneMatch, now, route));
+    return (slots[slot] = prepare(answer, identity, more, h, ifNoneMatch, now, route));
   }
 
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
@@ -127,15 +126,15 @@ export function createHitPath(
 
     const id = requestId(h['x-request-id'] as string | undefined);
     const ifNoneMatch = h['if-none-match'];
-    const identity = bytesOf(answer);
+    const { identity, slots } = keptFor(answer);
     let out: Prepared;
     if (cors && h.origin !== undefined) {
       // The CORS headers depend on the Origin: made for this request alone.
       out = prepare(answer, identity, more, h, ifNoneMatch, now, target.route);
     } else {
       const slot = SLOT[compressor.codingOf(identity.length, h['accept-encoding'])];
-      out = preparedIn(answer, identity, slot, more, h, undefined, now, target.route);
-      if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, out.etag)) out = preparedIn(answer, identity, slot + 1, more, h, ifNoneMatch, now, target.route);
+      out = preparedIn(answer, slots, identity, slot, more, h, undefined, now, target.route);
+      if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, out.etag)) out = preparedIn(answer, slots, identity, slot + 1, more, h, ifNoneMatch, now, target.route);
     }
     const headers = out.headers;
     headers[headers.length - 1] = id;

@@ -4,7 +4,7 @@ import { isFresh, stateOf } from '../cache/timeline.js';
 import { PUBLIC } from '../domain/scope.js';
 import { parseRef } from './ref.js';
 import type { FastKeyOf } from '../http/hit-path.js';
-import { detailHeader, type ListDetails } from './details.js';
+import { detailHeader, type ComposedList, type ListDetails } from './details.js';
 import { detailKey, listKey } from './keys.js';
 import { PACKAGE_ROUTE, PACKAGES_ROUTE } from './routes.js';
 import { memberOf } from './service.js';
@@ -20,10 +20,14 @@ const REF_PREFIX = `${PACKAGES_ROUTE}/`;
  * in L1.
  */
 export function packageKeys(engine: CacheEngine, details: ListDetails | null): FastKeyOf {
+  // Each composed list's answer, made once rather than for every hit.
+  const finished = new WeakMap<ComposedList, { entry: FoundEntry; headers: Record<string, string> }>();
   const finishList = (list: FoundEntry, now: number) => {
     const composed = details!.cached(list);
     if (!composed || composed.known < composed.total || !composed.earliest || !isFresh(stateOf(composed.earliest, now))) return null;
-    return { entry: composed.entry, headers: detailHeader(composed) };
+    let answer = finished.get(composed);
+    if (!answer) finished.set(composed, (answer = { entry: composed.entry, headers: detailHeader(composed) }));
+    return answer;
   };
   // The same answer for every hit of the list: made once, not per request.
   const publicList = { key: PUBLIC_LIST, route: PACKAGES_ROUTE, finish: details ? finishList : undefined };
