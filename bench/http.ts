@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -263,57 +263,96 @@ export async function sendRequests(url: string, requests: number, headers: Recor
   agent.destroy();
 }
 
-/** Instructions per request, in total and by function (`file:function`, as Cachegrind names them). */
+/** Instructions per request over several windows of requests, and by function in the median window. */
 export interface InstructionCount {
+  /** Each window's instructions per request, in the order counted. */
+  windows: number[];
+  /** The median window's. */
   perRequest: number;
   /**
-   * The same without V8's optimizing compiler: tier-up still under way after `few` requests (a service
-   * process keeps compiling for about 100,000 requests, far more than Valgrind can serve in minutes), which
-   * swings from run to run and is not the cost of a request.
+   * Self instructions per request of each function in the median window (`file:function` as Callgrind
+   * names it; compiled JavaScript by its name in V8's perf map, `JS:*name file:line:column`).
    */
-  steady: number;
   byFunction: Map<string, number>;
 }
 
-/** V8's compilers, as Cachegrind names their functions. */
+/** V8's compilers, as Valgrind names their functions. */
 export const COMPILER = /compiler::|Compiler|Turbofan|Maglev/;
 
 /**
- * Instructions a server executes per request, counted by Valgrind's Cachegrind (no hardware counters
- * needed): the server runs under Cachegrind twice, answering `few` and then `many` requests after the same
- * start, and the difference in instructions over the difference in requests is the cost of a request, with
- * start-up, compilation and warm-up (all in the first `few`) taken out. `cg_diff` gives the same
- * difference function by function. `start` starts the server under the given wrapper (and warms it up).
+ * Instructions a server executes per request, counted by Valgrind's Callgrind (no hardware counters
+ * needed) in one run: after `warm` requests, the count is zeroed (`callgrind_control -z`), `window`
+ * requests are sent and the count is dumped (`-d`), `windows` times over. Start-up and warm-up are in no
+ * window, and the spread of the windows shows what still moves (V8's tier-up, a garbage collection). Node
+ * runs `--single-threaded`, so V8 compiles and collects on the main thread as requests need it rather
+ * than when Valgrind's one-thread-at-a-time scheduling lets a helper thread run, and `--perf-basic-prof`,
+ * whose map names the compiled JavaScript that Valgrind sees only as addresses. `start` starts the server
+ * with the given wrapper and node flags (and warms its cache).
  */
 export async function instructionsPerRequest(
-  start: (wrapper: string[]) => Promise<Server>,
+  start: (wrapper: string[], nodeFlags: string[]) => Promise<Server>,
   path: string,
   headers: Record<string, string>,
-  few: number,
-  many: number,
+  counts: { warm: number; window: number; windows: number },
   dir: string,
 ): Promise<InstructionCount> {
-  const outs: string[] = [];
-  for (const n of [few, many]) {
-    const out = join(dir, `cachegrind.${Date.now()}.${n}`);
-    const server = await start(['valgrind', '-q', '--tool=cachegrind', '--cache-sim=no', '--smc-check=all-non-file', `--cachegrind-out-file=${out}`]);
-    await sendRequests(`${server.url}${path}`, n, headers);
-    // SIGTERM lets the process exit on its own, so Cachegrind writes its counts.
-    process.kill(-server.child.pid!, 'SIGTERM');
-    await new Promise((resolve) => server.child.once('exit', resolve));
-    outs.push(out);
+  const out = join(dir, `callgrind.${Date.now()}`);
+  const server = await start(['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`], ['--single-threaded', '--perf-basic-prof']);
+  const pid = String(server.child.pid);
+  const url = `${server.url}${path}`;
+  await sendRequests(url, counts.warm, headers);
+  for (let i = 0; i < counts.windows; i++) {
+    execFileSync('callgrind_control', ['-z', pid], { stdio: 'ignore' });
+    await sendRequests(url, counts.window, headers);
+    execFileSync('callgrind_control', ['-d', pid], { stdio: 'ignore' });
   }
-  const diff = join(dir, `cachegrind.diff.${Date.now()}`);
-  writeFileSync(diff, execFileSync('cg_diff', outs, { maxBuffer: 256 * 2 ** 20 }));
-  const annotated = execFileSync('cg_annotate', ['--threshold=0', '--auto=no', diff], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
-  const requests = many - few;
-  const total = Number(/^(-?[\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/m.exec(annotated)?.[1]?.replace(/,/g, '') ?? NaN);
+  const names = jitNames(`/tmp/perf-${pid}.map`);
+  server.stop();
+  rmSync(`/tmp/perf-${pid}.map`, { force: true });
+  const counted = Array.from({ length: counts.windows }, (_, i) => selfCost(`${out}.${i + 1}`, counts.window, names));
+  const order = counted.map((c, i) => [c.total, i] as const).sort((a, b) => a[0] - b[0]);
+  const median = counted[order[Math.floor((order.length - 1) / 2)]![1]]!;
+  return { windows: counted.map((c) => c.total), perRequest: median.total, byFunction: median.byFunction };
+}
+
+/** A dump's instructions per request, and each function's own, named. */
+function selfCost(file: string, requests: number, name: (address: number) => string | undefined): { total: number; byFunction: Map<string, number> } {
+  const annotated = execFileSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const total = Number(/^\s*([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/m.exec(annotated)![1]!.replace(/,/g, ''));
   const byFunction = new Map<string, number>();
-  for (const m of annotated.matchAll(/^\s*(-?[\d,]+)\s+\(\s*-?[\d.]+%\)\s+(\S.*)$/gm)) {
-    if (m[2] === 'PROGRAM TOTALS') continue;
-    byFunction.set(m[2]!, (byFunction.get(m[2]!) ?? 0) + Number(m[1]!.replace(/,/g, '')) / requests);
+  for (const m of annotated.matchAll(/^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*)$/gm)) {
+    const n = Number(m[1]!.replace(/,/g, ''));
+    // The frames under which counting was zeroed (main, the event loop) are shown with the whole window.
+    if (m[2] === 'PROGRAM TOTALS' || n > total / 2) continue;
+    const address = /^\?\?\?:0x([0-9a-f]+)(?:'\d+)? \[\?\?\?\]$/.exec(m[2]!);
+    const fn = address ? (name(parseInt(address[1]!, 16)) ?? 'JS: (code not in the perf map)') : m[2]!.replace(/ \[[^\]]*\]$/, '');
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + n / requests);
   }
-  let compiling = 0;
-  for (const [fn, n] of byFunction) if (COMPILER.test(fn)) compiling += n;
-  return { perRequest: total / requests, steady: total / requests - compiling, byFunction };
+  return { total: total / requests, byFunction };
+}
+
+/** The function whose compiled code holds an address, from V8's perf map (`start size name` lines in hex). */
+function jitNames(map: string): (address: number) => string | undefined {
+  const byStart = new Map<number, [number, string]>();
+  if (existsSync(map)) {
+    for (const line of readFileSync(map, 'utf8').split('\n')) {
+      const [start, size, ...rest] = line.split(' ');
+      // Code moves and is replaced: the latest entry at an address is the code that ran there last.
+      if (start && size && rest.length) byStart.set(parseInt(start, 16), [parseInt(size, 16), `JS:${rest.join(' ').replace(/^(JS|LazyCompile|Function):/, '')}`]);
+    }
+  }
+  const starts = [...byStart.keys()].sort((a, b) => a - b);
+  return (address) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= address) lo = mid;
+      else hi = mid - 1;
+    }
+    const start = starts[lo];
+    if (start === undefined || start > address) return undefined;
+    const [size, fn] = byStart.get(start)!;
+    return address < start + size ? fn : undefined;
+  };
 }

@@ -45,8 +45,16 @@ describe('request log', () => {
     const m = metrics();
     const quiet = captureLogs();
     quiet.logger.level = 'warn';
-    new RequestLog(quiet.logger, m).write(lines[0]!);
+    const log = new RequestLog(quiet.logger, m);
+    log.write(lines[0]!);
     expect(quiet.lines).toEqual([]);
-    expect(await m.registry.getSingleMetricAsString('kbff_http_requests_total')).toContain('route="/packages/:ref",status="200"} 1');
+    // The level can change while the service runs: the log follows it, for prepared lines too.
+    const prepared = log.prepare('/packages/:ref', 'GET', 200, 'HIT');
+    quiet.logger.level = 'info';
+    prepared('trace-2', '/packages/rock-3', 0.2);
+    quiet.logger.level = 'error';
+    prepared('trace-3', '/packages/rock-3', 0.2);
+    expect(quiet.parsed().map((l) => l.reqId)).toEqual(['trace-2']);
+    expect(await m.registry.getSingleMetricAsString('kbff_http_requests_total')).toContain('route="/packages/:ref",status="200"} 3');
   });
 });

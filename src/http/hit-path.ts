@@ -48,9 +48,11 @@ const SLOT: Record<Coding, number> = { identity: 0, br: 2, gzip: 4 };
  * is answered straight from memory, with no routing, parsing or JSON encoding. It decides nothing of its
  * own: which key a URL names is the resource's `keyOf` (built from its router's own parsers and keys),
  * the timeline is `stateOf`, the caching headers, the public/private rule and the content coding are
- * `http/respond`'s (the compressed bytes made once and kept in L1), the CORS headers `CorsPolicy`'s. Anything else (a key, a miss, a stale entry, a query string, another
- * method) returns false and takes the router, which gives the same answer more slowly. An entry in its
- * refresh-ahead window also takes the router, which starts the refresh.
+ * `http/respond`'s and `Compressor`'s (the compressed bytes made once and kept in L1), the CORS headers
+ * `CorsPolicy`'s; what they make is kept per answer (`Prepared`) while it holds. Anything else (a key, a
+ * miss, a stale entry, a query string, another method) returns false and takes the router, which gives
+ * the same answer more slowly. An entry in its refresh-ahead window also takes the router, which starts
+ * the refresh.
  */
 export function createHitPath(
   engine: CacheEngine,
@@ -95,12 +97,9 @@ export function createHitPath(
     };
   }
 
-  /** The prepared answer in `slot` if it still holds at `now`, else a new one put there. */
-  function preparedIn(answer: FoundEntry, slots: Array<Prepared | undefined>, identity: Buffer, slot: number, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
-    const held = slots[slot];
-    if (held && held.fresh === freshSeconds(answer, now) && held.age === ageSeconds(answer, now)) return held;
-    return (slots[slot] = prepare(answer, identity, more, h, ifNoneMatch, now, route));
-  }
+  /** Does `held`, prepared for `answer`, still say what its headers would say at `now`? */
+  const holds = (held: Prepared | undefined, answer: FoundEntry, now: number): held is Prepared =>
+    held !== undefined && held.fresh === freshSeconds(answer, now) && held.age === ageSeconds(answer, now);
 
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
@@ -132,9 +131,13 @@ export function createHitPath(
       // The CORS headers depend on the Origin: made for this request alone.
       out = prepare(answer, identity, more, h, ifNoneMatch, now, target.route);
     } else {
-      const slot = SLOT[compressor.codingOf(identity.length, h['accept-encoding'])];
-      out = preparedIn(answer, slots, identity, slot, more, h, undefined, now, target.route);
-      if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, out.etag)) out = preparedIn(answer, slots, identity, slot + 1, more, h, ifNoneMatch, now, target.route);
+      // The 200 in the coding this request accepts, then its 304 when `If-None-Match` names its ETag.
+      let slot = SLOT[compressor.codingOf(identity.length, h['accept-encoding'])];
+      out = holds(slots[slot], answer, now) ? slots[slot]! : (slots[slot] = prepare(answer, identity, more, h, undefined, now, target.route));
+      if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, out.etag)) {
+        slot++;
+        out = holds(slots[slot], answer, now) ? slots[slot]! : (slots[slot] = prepare(answer, identity, more, h, ifNoneMatch, now, target.route));
+      }
     }
     const headers = out.headers;
     headers[headers.length - 1] = id;

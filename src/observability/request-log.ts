@@ -37,6 +37,8 @@ const PLAIN = /^[\w.:/?=&%-]*$/;
 export class RequestLog {
   readonly #stream: { write(line: string): unknown };
   readonly #bindings: string;
+  /** Whether lines are written (info is enabled), asked of pino when its level changes rather than per line. */
+  #writing: boolean;
 
   constructor(
     private readonly logger: Logger,
@@ -45,12 +47,16 @@ export class RequestLog {
     const internals = logger as unknown as Record<symbol, unknown>;
     this.#stream = internals[pino.symbols.streamSym] as { write(line: string): unknown };
     this.#bindings = internals[pino.symbols.chindingsSym] as string;
+    this.#writing = logger.isLevelEnabled('info');
+    logger.on('level-change', () => {
+      this.#writing = logger.isLevelEnabled('info');
+    });
   }
 
   write(line: RequestLine): void {
     this.metrics.request(line.route, line.status);
     // The line is counted whatever the log level; it is written at info.
-    if (!this.logger.isLevelEnabled('info')) return;
+    if (!this.#writing) return;
     const { reqId, route, method, path, status, cache, consumer, ms } = line;
     // Route, method and cache outcome come from closed sets of plain words; the rest is checked.
     if (!(PLAIN.test(reqId) && PLAIN.test(path) && (consumer === undefined || PLAIN.test(consumer)))) {
@@ -70,7 +76,7 @@ export class RequestLog {
     const [beforePath, afterPath] = fieldsAround(route, method, status, cache, undefined);
     return (reqId, path, ms) => {
       count.n++;
-      if (!this.logger.isLevelEnabled('info')) return;
+      if (!this.#writing) return;
       if (PLAIN.test(path)) this.#plain(reqId, beforePath, path, afterPath, ms);
       else this.logger.info({ reqId, route, method, path, status, cache, ms }, 'request');
     };
@@ -84,14 +90,18 @@ export class RequestLog {
 
 /*
  * Numbers as JavaScript writes them, without its general double-to-text conversion for each line: the
- * time is written once per millisecond (many lines share one under load), and a duration in tenths of
- * a millisecond is put together from two small integers.
+ * time is made of two small integers, once per millisecond (many lines share one under load), and a
+ * duration in tenths of a millisecond of two more.
  */
 let lastTime = 0;
 let lastTimeText = '0';
 function timeText(): string {
   const now = Date.now();
-  if (now !== lastTime) lastTimeText = String((lastTime = now));
+  if (now !== lastTime) {
+    lastTime = now;
+    const low = now % 1_000_000;
+    lastTimeText = `${(now - low) / 1_000_000}${String(1_000_000 + low).slice(1)}`;
+  }
   return lastTimeText;
 }
 
