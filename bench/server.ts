@@ -18,7 +18,7 @@ import { KatapultSimulator } from '../src/simulator/simulator.js';
  * Sends its base URL to the parent over IPC; the parent reads its CPU time and memory from /proc.
  */
 const [mode, arg] = process.argv.slice(2);
-// Exit on SIGTERM rather than die of it, so a wrapper (Valgrind's Cachegrind) writes what it counted.
+// Exit on SIGTERM rather than die of it, so a wrapper (Valgrind) writes what it counted.
 process.on('SIGTERM', () => process.exit(0));
 
 /** node:http answering the bytes in `file` with the headers in `file`.headers.json, and nothing else. */
