@@ -24,8 +24,8 @@ let idNext = ID_LAST + 1;
 
 /**
  * A UUID-shaped id: 26 characters of a random UUID, drawn afresh every 73 million ids, and a 10-digit
- * counter. As unique across the fleet as the random part, and about a quarter of `randomUUID()`'s cost
- * per request, which on a cache hit is worth having (bench/RESULTS.md, the cache-hit rows).
+ * counter. As unique across the fleet as the random part; where `randomUUID()` writes 16 random bytes as
+ * hex for every request, this is one short concatenation.
  */
 function newRequestId(): string {
   if (idNext > ID_LAST) {
