@@ -70,4 +70,3 @@ export function freshSeconds(entry: CacheEntry, now: number): number {
 export function ageSeconds(entry: CacheEntry, now: number): number {
   return Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 }
-
