@@ -136,8 +136,16 @@ describe('hardening', () => {
     const logger = createLogger('info', sink, [new Secret(TOKEN)]);
     logger.info({ err: `upstream said Bearer ${TOKEN}` }, `echo ${TOKEN}`);
     // Request lines written as text, past pino's serializer, too: here a path that carries the token.
-    new RequestLog(logger, new Metrics(new MemoryStore(1e6, new FakeClock()), false)).write({ reqId: 'r1', route: 'other', method: 'GET', path: `/packages/${TOKEN}`, status: 404, ms: 0 });
+    const requestLog = new RequestLog(logger, new Metrics(new MemoryStore(1e6, new FakeClock()), false));
+    requestLog.write({ reqId: 'r1', route: 'other', method: 'GET', path: `/packages/${TOKEN}`, status: 404, ms: 0 });
     expect(written.join('')).toContain('"path":"/packages/[redacted]"');
+    // The hit path's prepared lines check what varies: a path (also after a clean one), an id from a client.
+    const prepared = requestLog.prepare('/packages/:ref', 'GET', 200, 'HIT');
+    prepared('r2', '/packages/rock-3', 0, false);
+    prepared('r3', `/packages/${TOKEN}`, 0, false);
+    prepared(TOKEN, '/packages/rock-3', 0, true);
+    const lines = written.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.slice(-3).map((l) => [l.reqId, l.path])).toEqual([['r2', '/packages/rock-3'], ['r3', '/packages/[redacted]'], ['[redacted]', '/packages/rock-3']]);
     expect(written.join('')).not.toContain(TOKEN);
   });
 

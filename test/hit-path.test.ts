@@ -1,3 +1,4 @@
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startStack, type Stack } from './support/stack.js';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -40,6 +41,30 @@ describe('cache-hit path', () => {
     expect(await hit.text()).toBe(routedBody);
     expect(headersOf(hit)).toEqual({ ...headersOf(routedAgain), 'content-length': String(Buffer.byteLength(routedBody)) });
     expect(stack.sim.count()).toBeGreaterThan(0);
+  });
+
+  it('reads request headers whatever their case, and leaves credentials and repeated headers to the router', async () => {
+    const rt = stack.runtimes[0]!;
+    const etag = (await fetch(`${url}/packages/rock-24`)).headers.get('etag')!;
+    const fastHits = vi.spyOn(rt.deps.metrics, 'l1Hit');
+    /** A GET with these header lines exactly as written (names in any case, repeated ones). */
+    const raw = (path: string, lines: string[]) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
+        request(`${url}${path}`, { headers: ['Host', new URL(url).host, ...lines] }, (res) => resolve({ status: res.statusCode!, headers: res.resume().headers })).on('error', reject).end();
+      });
+    const answered = async (path: string, lines: string[]) => {
+      const before = fastHits.mock.calls.length;
+      const res = await raw(path, lines);
+      return { status: res.status, byHitPath: fastHits.mock.calls.length > before, id: res.headers['x-request-id'], coding: res.headers['content-encoding'] ?? 'identity' };
+    };
+    expect(await answered('/packages/rock-24', ['IF-NONE-MATCH', etag, 'X-Request-ID', 'Trace-9'])).toEqual({ status: 304, byHitPath: true, id: 'Trace-9', coding: 'identity' });
+    expect(await answered('/packages', ['Accept-Encoding', 'gzip'])).toMatchObject({ status: 200, byHitPath: true, coding: 'gzip' });
+    // A key in any case: the router checks it (unknown, so 401), however the name is written.
+    expect(await answered('/packages/rock-24', ['X-API-KEY', 'nope'])).toMatchObject({ status: 401, byHitPath: false });
+    expect(await answered('/packages/rock-24', ['authorization', 'Bearer nope'])).toMatchObject({ status: 401, byHitPath: false });
+    // Two lines of one header: Node joins them ("gzip, br"), and the router answers as it reads that.
+    expect(await answered('/packages', ['accept-encoding', 'gzip', 'Accept-Encoding', 'br'])).toMatchObject({ status: 200, byHitPath: false, coding: 'br' });
+    fastHits.mockRestore();
   });
 
   it('answers If-None-Match with 304 and sends nothing upstream', async () => {

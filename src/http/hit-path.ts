@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { CacheEngine } from '../cache/engine.js';
 import type { CacheEntry, FoundEntry } from '../cache/entry.js';
 import { stateOf, type Windows } from '../cache/timeline.js';
@@ -41,6 +42,12 @@ interface Prepared {
   line: PreparedLine;
 }
 
+/** Where each request header the hit path reads is kept while it answers (`readHeaders`). */
+const ACCEPT_ENCODING = 0;
+const IF_NONE_MATCH = 1;
+const ORIGIN = 2;
+const REQUEST_ID = 3;
+
 /** Where each coding's answers sit among an entry's prepared ones; a 304 sits one after its 200. */
 const SLOT: Record<Coding, number> = { identity: 0, br: 2, gzip: 4 };
 /**
@@ -71,6 +78,39 @@ export function createHitPath(
    * by `SLOT`; an entry that L1 lets go takes its own with it.
    */
   const kept = new WeakMap<CacheEntry, { identity: Buffer; slots: Array<Prepared | undefined> }>();
+  // The request headers this path reads, by lowercase name, to their place in `read`; -1 for those only
+  // the router answers: a credential, and with sign-in a cookie (a user's, perhaps).
+  const reads = new Map<string, number>([
+    ['accept-encoding', ACCEPT_ENCODING],
+    ['if-none-match', IF_NONE_MATCH],
+    ['origin', ORIGIN],
+    ['x-request-id', REQUEST_ID],
+    ['authorization', -1],
+    ['x-api-key', -1],
+    ...(opts.cookies ? ([['cookie', -1]] as const) : []),
+  ]);
+  const readLengths = new Set([...reads.keys()].map((name) => name.length));
+  const read: Array<string | undefined> = [undefined, undefined, undefined, undefined];
+
+  /**
+   * Finds the headers this path reads in `rawHeaders`, in one pass, rather than asking `req.headers`,
+   * which Node builds when first asked (every name lowercased, a property each). False when the router
+   * must answer: a credential, or a header read here sent twice (Node joins or drops copies, by rules the
+   * router then applies).
+   */
+  function readHeaders(raw: string[]): boolean {
+    read[ACCEPT_ENCODING] = read[IF_NONE_MATCH] = read[ORIGIN] = read[REQUEST_ID] = undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      // Most names are none of these by their length alone, and are not lowercased.
+      if (!readLengths.has(name.length)) continue;
+      const at = reads.get(name.toLowerCase());
+      if (at === undefined) continue;
+      if (at < 0 || read[at] !== undefined) return false;
+      read[at] = raw[i + 1];
+    }
+    return true;
+  }
 
   function keptFor(answer: FoundEntry) {
     let held = kept.get(answer);
@@ -78,11 +118,11 @@ export function createHitPath(
     return held;
   }
 
-  function prepare(answer: FoundEntry, identity: Buffer, more: Record<string, string> | undefined, h: IncomingHttpHeaders, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
+  function prepare(answer: FoundEntry, identity: Buffer, more: Record<string, string> | undefined, origin: string | undefined, acceptEncoding: string | undefined, ifNoneMatch: string | undefined, now: number, route: string): Prepared {
     const headers = cacheHeaders(answer, 'HIT', shared, now);
     if (more) Object.assign(headers, more);
-    if (cors) cors.addTo(headers, h.origin);
-    const out = compressor.represent(identity, answer.etag, headers, h['accept-encoding'], ifNoneMatch);
+    if (cors) cors.addTo(headers, origin);
+    const out = compressor.represent(identity, answer.etag, headers, acceptEncoding, ifNoneMatch);
     if (out.body !== null) headers['content-length'] = String(out.body.length);
     const flat = Object.entries(headers).flat();
     flat.push('x-request-id', '');
@@ -103,10 +143,8 @@ export function createHitPath(
 
   return function hitPath(req: IncomingMessage, res: ServerResponse): boolean {
     const started = performance.now();
-    if (req.method !== 'GET' || authRequired) return false;
     // Keys are checked, limited and logged by the router.
-    const h = req.headers;
-    if (h.authorization !== undefined || h['x-api-key'] !== undefined || (opts.cookies && h.cookie !== undefined)) return false;
+    if (req.method !== 'GET' || authRequired || !readHeaders(req.rawHeaders)) return false;
     const url = req.url!;
     const target = keyOf(url);
     if (!target) return false;
@@ -123,20 +161,23 @@ export function createHitPath(
       more = finished.headers;
     }
 
-    const id = requestId(h['x-request-id'] as string | undefined);
-    const ifNoneMatch = h['if-none-match'];
+    const idHeader = read[REQUEST_ID];
+    const id = requestId(idHeader);
+    const acceptEncoding = read[ACCEPT_ENCODING];
+    const ifNoneMatch = read[IF_NONE_MATCH];
+    const origin = read[ORIGIN];
     const { identity, slots } = keptFor(answer);
     let out: Prepared;
-    if (cors && h.origin !== undefined) {
+    if (cors && origin !== undefined) {
       // The CORS headers depend on the Origin: made for this request alone.
-      out = prepare(answer, identity, more, h, ifNoneMatch, now, target.route);
+      out = prepare(answer, identity, more, origin, acceptEncoding, ifNoneMatch, now, target.route);
     } else {
       // The 200 in the coding this request accepts, then its 304 when `If-None-Match` names its ETag.
-      let slot = SLOT[compressor.codingOf(identity.length, h['accept-encoding'])];
-      out = holds(slots[slot], answer, now) ? slots[slot]! : (slots[slot] = prepare(answer, identity, more, h, undefined, now, target.route));
+      let slot = SLOT[compressor.codingOf(identity.length, acceptEncoding)];
+      out = holds(slots[slot], answer, now) ? slots[slot]! : (slots[slot] = prepare(answer, identity, more, origin, acceptEncoding, undefined, now, target.route));
       if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, out.etag)) {
         slot++;
-        out = holds(slots[slot], answer, now) ? slots[slot]! : (slots[slot] = prepare(answer, identity, more, h, ifNoneMatch, now, target.route));
+        out = holds(slots[slot], answer, now) ? slots[slot]! : (slots[slot] = prepare(answer, identity, more, origin, acceptEncoding, ifNoneMatch, now, target.route));
       }
     }
     const headers = out.headers;
@@ -145,7 +186,7 @@ export function createHitPath(
     if (out.status === 304) res.end();
     else res.end(out.coding === 'identity' ? identity : compressor.bytes(identity, answer.etag, out.coding));
     onHit();
-    out.line(id, url, elapsedMs(started));
+    out.line(id, url, elapsedMs(started), id === idHeader);
     return true;
   };
 }

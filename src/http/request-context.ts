@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { ConsumerKeys } from '../config/api-keys.js';
@@ -16,23 +17,31 @@ export function requestId(header: string | undefined | null): string {
   return header && REQUEST_ID.test(header) ? header : newRequestId();
 }
 
-/** The counter's range: 10-digit small integers, so each id is one short concatenation. */
-const ID_FIRST = 1_000_000_000;
-const ID_LAST = 2 ** 30 - 1;
+/** Each id's last three digits, as text made once: an id is then two strings joined, with no number written. */
+const LOW = Array.from({ length: 1000 }, (_, n) => String(1000 + n).slice(1));
+const HIGH_FIRST = 1_000_000;
+const HIGH_LAST = 9_999_999;
+/** The random prefix, and with the counter's first seven digits after it, made anew every thousand ids. */
 let idPrefix = '';
-let idNext = ID_LAST + 1;
+let idHigh = '';
+let high = HIGH_LAST;
+let low = 1000;
 
 /**
- * A UUID-shaped id: 26 characters of a random UUID, drawn afresh every 73 million ids, and a 10-digit
+ * A UUID-shaped id: 26 characters of a random UUID, drawn afresh every 9 billion ids, and a 10-digit
  * counter. As unique across the fleet as the random part; where `randomUUID()` writes 16 random bytes as
- * hex for every request, this is one short concatenation.
+ * hex for every request, this joins two strings already made.
  */
 function newRequestId(): string {
-  if (idNext > ID_LAST) {
-    idPrefix = randomUUID().slice(0, 26);
-    idNext = ID_FIRST;
+  if (low === 1000) {
+    low = 0;
+    if (high === HIGH_LAST) {
+      high = HIGH_FIRST;
+      idPrefix = randomUUID().slice(0, 26);
+    } else high++;
+    idHigh = idPrefix + high;
   }
-  return idPrefix + idNext++;
+  return idHigh + LOW[low++]!;
 }
 
 /**

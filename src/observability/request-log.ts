@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { Logger } from './logger.js';
+import { unscrubbedDestination, type Logger, type Unscrubbed } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 /** The fields of the one log line each request gets. No headers: nothing that could carry a key. */
@@ -18,11 +18,18 @@ export interface RequestLine {
   ms: number;
 }
 
-/** A line of which all is known ahead but the request id (`requestId()`'s: plain), the path and the time. */
-export type PreparedLine = (reqId: string, path: string, ms: number) => void;
+/**
+ * A line of which all is known ahead but the request id, the path and the time. The id is plain (as
+ * `requestId()` makes them); `idFromClient` says it came in a request header, so it is checked for
+ * secrets as a path is.
+ */
+export type PreparedLine = (reqId: string, path: string, ms: number, idFromClient: boolean) => void;
 
 /** Text that needs no escaping inside a JSON string. */
 const PLAIN = /^[\w.:/?=&%-]*$/;
+const MSG = ',"msg":"request"}\n';
+/** Prepared lines keep their ending for each duration under this many tenths of a millisecond. */
+const KEPT_ENDINGS = 10;
 
 /**
  * Writes the request lines and counts the requests: one place for the hit path and the router.
@@ -36,9 +43,13 @@ const PLAIN = /^[\w.:/?=&%-]*$/;
  */
 export class RequestLog {
   readonly #stream: { write(line: string): unknown };
+  readonly #unscrubbed: Unscrubbed;
   readonly #bindings: string;
   /** Whether lines are written (info is enabled), asked of pino when its level changes rather than per line. */
   #writing: boolean;
+  /** Each line's text up to its request id, made once per millisecond: lines under load share it. */
+  #headAt = -1;
+  #head = '';
 
   constructor(
     private readonly logger: Logger,
@@ -46,6 +57,7 @@ export class RequestLog {
   ) {
     const internals = logger as unknown as Record<symbol, unknown>;
     this.#stream = internals[pino.symbols.streamSym] as { write(line: string): unknown };
+    this.#unscrubbed = unscrubbedDestination(logger);
     this.#bindings = internals[pino.symbols.chindingsSym] as string;
     this.#writing = logger.isLevelEnabled('info');
     logger.on('level-change', () => {
@@ -64,49 +76,63 @@ export class RequestLog {
       return;
     }
     const [beforePath, afterPath] = fieldsAround(route, method, status, cache, consumer);
-    this.#plain(reqId, beforePath, path, afterPath, ms);
+    // Through the scrubbing destination, which searches the whole line for secrets.
+    this.#stream.write(`${this.#headNow()}${reqId}${beforePath}${path}${afterPath}${tenthsText(Math.round(ms * 10))}${MSG}`);
   }
 
   /**
    * The same line for a caller that writes it again and again with other ids, paths and times (the hit
-   * path, for each answer it keeps): its fixed fields are made into text once, and the count is found once.
+   * path, for each answer it keeps): its fixed fields are made into text once, with its endings for the
+   * usual durations, and the count is found once. Only what varies is checked: a path once, while it
+   * repeats (plain, and holding no secret, with the scrubbing's own test), an id from a client each time;
+   * a line that fails either takes `logger.info` and the scrubbing destination.
    */
   prepare(route: string, method: string, status: number, cache: string): PreparedLine {
     const count = this.metrics.requestCount(route, status);
     const [beforePath, afterPath] = fieldsAround(route, method, status, cache, undefined);
-    return (reqId, path, ms) => {
+    const endings = Array.from({ length: KEPT_ENDINGS }, (_, tenths) => `${afterPath}${tenthsText(tenths)}${MSG}`);
+    const secrets = this.#unscrubbed;
+    /** The last path found plain and free of secrets: a hit path sees the same few again and again. */
+    let checked = '';
+    return (reqId, path, ms, idFromClient) => {
       count.n++;
       if (!this.#writing) return;
-      if (PLAIN.test(path)) this.#plain(reqId, beforePath, path, afterPath, ms);
-      else this.logger.info({ reqId, route, method, path, status, cache, ms }, 'request');
+      if (path !== checked) {
+        if (!PLAIN.test(path) || secrets.holdsSecret(path)) return this.#slow(reqId, route, method, path, status, cache, ms);
+        checked = path;
+      }
+      if (idFromClient && secrets.holdsSecret(reqId)) return this.#slow(reqId, route, method, path, status, cache, ms);
+      const tenths = Math.round(ms * 10);
+      secrets.write(`${this.#headNow()}${reqId}${beforePath}${path}${tenths < KEPT_ENDINGS ? endings[tenths] : `${afterPath}${tenthsText(tenths)}${MSG}`}`);
     };
   }
 
-  /** One line of plain text, in pino's format with the logger's bindings. */
-  #plain(reqId: string, beforePath: string, path: string, afterPath: string, ms: number): void {
-    this.#stream.write(`{"level":30,"time":${timeText()}${this.#bindings},"reqId":"${reqId}${beforePath}${path}${afterPath}${tenthsText(ms)},"msg":"request"}\n`);
+  #slow(reqId: string, route: string, method: string, path: string, status: number, cache: string, ms: number): void {
+    this.logger.info({ reqId, route, method, path, status, cache, ms }, 'request');
+  }
+
+  /** `{"level":30,"time":…` with the logger's bindings, up to the request id's opening quote. */
+  #headNow(): string {
+    const now = Date.now();
+    if (now !== this.#headAt) {
+      this.#headAt = now;
+      this.#head = `{"level":30,"time":${timeText(now)}${this.#bindings},"reqId":"`;
+    }
+    return this.#head;
   }
 }
 
 /*
  * Numbers as JavaScript writes them, without its general double-to-text conversion for each line: the
- * time is made of two small integers, once per millisecond (many lines share one under load), and a
+ * time is made of two small integers (once per millisecond: many lines share one under load), and a
  * duration in tenths of a millisecond of two more.
  */
-let lastTime = 0;
-let lastTimeText = '0';
-function timeText(): string {
-  const now = Date.now();
-  if (now !== lastTime) {
-    lastTime = now;
-    const low = now % 1_000_000;
-    lastTimeText = `${(now - low) / 1_000_000}${String(1_000_000 + low).slice(1)}`;
-  }
-  return lastTimeText;
+function timeText(now: number): string {
+  const low = now % 1_000_000;
+  return `${(now - low) / 1_000_000}${String(1_000_000 + low).slice(1)}`;
 }
 
-function tenthsText(ms: number): string {
-  const tenths = Math.round(ms * 10);
+function tenthsText(tenths: number): string {
   const rest = tenths % 10;
   return rest === 0 ? String(tenths / 10) : `${(tenths - rest) / 10}.${rest}`;
 }
