@@ -1,10 +1,17 @@
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Secret } from '../src/config/secret.js';
+import { LogSink } from '../src/observability/log-sink.js';
+import { createLogger } from '../src/observability/logger.js';
 import { MemoryStore } from '../src/cache/memory-store.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { RequestLog, type RequestLine } from '../src/observability/request-log.js';
 import { FakeClock } from './support/clock.js';
 import { captureLogs } from './support/logs.js';
 
+const TOKEN = 'kt_secret_value_0123456789';
 const metrics = () => new Metrics(new MemoryStore(1e6, new FakeClock()), false);
 
 /** Request lines written as text must be exactly what pino itself writes for the same fields. */
@@ -40,6 +47,28 @@ describe('request log', () => {
     expect(prepared.lines.map((l) => l.replace(/"time":\d+/, ''))).toEqual(whole.lines.map((l) => l.replace(/"time":\d+/, '')));
     expect(prepared.parsed().map((l) => [l.path, l.ms])).toEqual(cases);
     expect(await m.registry.getSingleMetricAsString('kbff_http_requests_total')).toContain(`route="/packages/:ref",status="304"} ${cases.length}`);
+  });
+
+  it('writes prepared lines into a LogSink in place, byte for byte the lines it writes as text, past the buffer\'s end too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kbff-request-log-'));
+    const fd = openSync(join(dir, 'out.log'), 'w');
+    const sink = new LogSink(fd, 1024, 60_000);
+    const inPlace = new RequestLog(createLogger('info', sink, [new Secret(TOKEN)]), metrics()).prepare('/packages/:ref', 'GET', 200, 'HIT');
+    const text = captureLogs();
+    const asText = new RequestLog(text.logger, metrics()).prepare('/packages/:ref', 'GET', 200, 'HIT');
+    // 300 lines of about 190 bytes: the sink's 4 KiB buffer is written out many times on the way.
+    for (let i = 0; i < 300; i++) {
+      const args = [`0f1d7e0c-3a7e-4c7e-9d0a-1${String(i).padStart(9, '0')}`, `/packages/rock-${i % 7}`, (i % 13) / 10, i % 2 === 0] as const;
+      inPlace(...args);
+      asText(...args);
+    }
+    inPlace('r', `/packages/${TOKEN}`, 0, false);
+    sink.close();
+    const written = readFileSync(join(dir, 'out.log'), 'utf8').trim().split('\n');
+    closeSync(fd);
+    const untimed = (l: string) => l.replace(/"time":\d+/, '');
+    expect(written.slice(0, -1).map(untimed)).toEqual(text.lines.map(untimed));
+    expect(written.at(-1)).toContain('"path":"/packages/[redacted]"');
   });
 
   it('counts every request, and writes nothing below info', async () => {

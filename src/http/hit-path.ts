@@ -89,7 +89,8 @@ export function createHitPath(
     ['x-api-key', -1],
     ...(opts.cookies ? ([['cookie', -1]] as const) : []),
   ]);
-  const readLengths = new Set([...reads.keys()].map((name) => name.length));
+  /** Bit n set: some header read here has a name n characters long. */
+  const readLengths = [...reads.keys()].reduce((bits, name) => bits | (1 << name.length), 0);
   const read: Array<string | undefined> = [undefined, undefined, undefined, undefined];
 
   /**
@@ -103,7 +104,7 @@ export function createHitPath(
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       // Most names are none of these by their length alone, and are not lowercased.
-      if (!readLengths.has(name.length)) continue;
+      if (name.length > 31 || !((readLengths >>> name.length) & 1)) continue;
       const at = reads.get(name.toLowerCase());
       if (at === undefined) continue;
       if (at < 0 || read[at] !== undefined) return false;
@@ -112,9 +113,15 @@ export function createHitPath(
     return true;
   }
 
+  // The last answer's, at hand: under load, one entry is answered many times in a row.
+  let lastAnswer: CacheEntry | undefined;
+  let lastKept: { identity: Buffer; slots: Array<Prepared | undefined> } | undefined;
   function keptFor(answer: FoundEntry) {
+    if (answer === lastAnswer) return lastKept!;
     let held = kept.get(answer);
     if (!held) kept.set(answer, (held = { identity: Buffer.from(answer.body), slots: [] }));
+    lastAnswer = answer;
+    lastKept = held;
     return held;
   }
 

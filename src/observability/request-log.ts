@@ -50,6 +50,7 @@ export class RequestLog {
   /** Each line's text up to its request id, made once per millisecond: lines under load share it. */
   #headAt = -1;
   #head = '';
+  #headBytes = Buffer.alloc(0);
 
   constructor(
     private readonly logger: Logger,
@@ -90,20 +91,42 @@ export class RequestLog {
   prepare(route: string, method: string, status: number, cache: string): PreparedLine {
     const count = this.metrics.requestCount(route, status);
     const [beforePath, afterPath] = fieldsAround(route, method, status, cache, undefined);
-    const endings = Array.from({ length: KEPT_ENDINGS }, (_, tenths) => `${afterPath}${tenthsText(tenths)}${MSG}`);
-    const secrets = this.#unscrubbed;
+    const endings = Array.from({ length: KEPT_ENDINGS }, (_, tenths) => afterPath + tenthsText(tenths) + MSG);
+    // The same parts as bytes, for a LogSink, into which the line is written in place: no string is made.
+    const beforeBytes = Buffer.from(beforePath, 'latin1');
+    const endingBytes = endings.map((ending) => Buffer.from(ending, 'latin1'));
+    const out = this.#unscrubbed;
     /** The last path found plain and free of secrets: a hit path sees the same few again and again. */
     let checked = '';
     return (reqId, path, ms, idFromClient) => {
       count.n++;
       if (!this.#writing) return;
       if (path !== checked) {
-        if (!PLAIN.test(path) || secrets.holdsSecret(path)) return this.#slow(reqId, route, method, path, status, cache, ms);
+        if (!PLAIN.test(path) || out.holdsSecret(path)) return this.#slow(reqId, route, method, path, status, cache, ms);
         checked = path;
       }
-      if (idFromClient && secrets.holdsSecret(reqId)) return this.#slow(reqId, route, method, path, status, cache, ms);
+      if (idFromClient && out.holdsSecret(reqId)) return this.#slow(reqId, route, method, path, status, cache, ms);
       const tenths = Math.round(ms * 10);
-      secrets.write(`${this.#headNow()}${reqId}${beforePath}${path}${tenths < KEPT_ENDINGS ? endings[tenths] : `${afterPath}${tenthsText(tenths)}${MSG}`}`);
+      if (tenths >= KEPT_ENDINGS) {
+        out.write(this.#headNow() + reqId + beforePath + path + afterPath + tenthsText(tenths) + MSG);
+        return;
+      }
+      // Every part is plain ASCII (the id and the path are checked), so each character is one byte.
+      const head = this.#headNow();
+      const sink = out.sink;
+      const ending = endingBytes[tenths]!;
+      const at = sink ? sink.room(this.#headBytes.length + reqId.length + beforeBytes.length + path.length + ending.length) : -1;
+      if (at < 0) {
+        out.write(head + reqId + beforePath + path + endings[tenths]!);
+        return;
+      }
+      const buf = sink!.buffer;
+      buf.set(this.#headBytes, at);
+      let end = putAscii(buf, at + this.#headBytes.length, reqId);
+      buf.set(beforeBytes, end);
+      end = putAscii(buf, end + beforeBytes.length, path);
+      buf.set(ending, end);
+      sink!.wrote(end + ending.length);
     };
   }
 
@@ -117,6 +140,7 @@ export class RequestLog {
     if (now !== this.#headAt) {
       this.#headAt = now;
       this.#head = `{"level":30,"time":${timeText(now)}${this.#bindings},"reqId":"`;
+      this.#headBytes = Buffer.from(this.#head);
     }
     return this.#head;
   }
@@ -135,6 +159,12 @@ function timeText(now: number): string {
 function tenthsText(tenths: number): string {
   const rest = tenths % 10;
   return rest === 0 ? String(tenths / 10) : `${(tenths - rest) / 10}.${rest}`;
+}
+
+/** Writes `text`, plain ASCII, into `buf` at `at`; returns where it ends. */
+function putAscii(buf: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) buf[at + i] = text.charCodeAt(i);
+  return at + text.length;
 }
 
 /** The JSON of a line's fields on either side of its path, from the request id's closing quote to `"ms":`. */
