@@ -263,6 +263,15 @@ export async function sendRequests(url: string, requests: number, headers: Recor
   agent.destroy();
 }
 
+/**
+ * V8's own schedule for garbage collection, fixed (`--predictable-gc-schedule`: the young generation's
+ * size, the heap's growth, no memory reducer or idle-time collection). Left to itself, V8 schedules by
+ * what it sees of wall-clock time, which Valgrind slows some fiftyfold, and the same server counted
+ * 70,878, 75,394 and 116,758 instructions a request in three runs, the difference all in scavenges; with
+ * it, two runs of one server differed by 14.
+ */
+export const FIXED_GC = ['--predictable-gc-schedule'];
+
 /** Instructions per request over several windows of requests, and by function in the median window. */
 export interface InstructionCount {
   /** Each window's instructions per request, in the order counted. */
@@ -284,7 +293,7 @@ export const COMPILER = /compiler::|Compiler|Turbofan|Maglev/;
  * needed) in one run: after `warm` requests, the count is zeroed (`callgrind_control -z`), `window`
  * requests are sent and the count is dumped (`-d`), `windows` times over. Start-up and warm-up are in no
  * window, and the spread of the windows shows what still moves (V8's tier-up, a garbage collection). Node
- * runs `--single-threaded`, so V8 compiles and collects on the main thread as requests need it rather
+ * runs with `FIXED_GC` and `--single-threaded`, so V8 compiles and collects on the main thread as requests need it rather
  * than when Valgrind's one-thread-at-a-time scheduling lets a helper thread run, and `--perf-basic-prof`,
  * whose map names the compiled JavaScript that Valgrind sees only as addresses. `start` starts the server
  * with the given wrapper and node flags (and warms its cache).
@@ -297,7 +306,7 @@ export async function instructionsPerRequest(
   dir: string,
 ): Promise<InstructionCount> {
   const out = join(dir, `callgrind.${Date.now()}`);
-  const server = await start(['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`], ['--single-threaded', '--perf-basic-prof']);
+  const server = await start(['valgrind', '-q', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`], ['--single-threaded', '--perf-basic-prof', ...FIXED_GC]);
   const pid = String(server.child.pid);
   const url = `${server.url}${path}`;
   await sendRequests(url, counts.warm, headers);

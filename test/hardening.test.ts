@@ -141,9 +141,9 @@ describe('hardening', () => {
     expect(written.join('')).toContain('"path":"/packages/[redacted]"');
     // The hit path's prepared lines check what varies: a path (also after a clean one), an id from a client.
     const prepared = requestLog.prepare('/packages/:ref', 'GET', 200, 'HIT');
-    prepared('r2', '/packages/rock-3', 0, false);
-    prepared('r3', `/packages/${TOKEN}`, 0, false);
-    prepared(TOKEN, '/packages/rock-3', 0, true);
+    prepared('r2', '/packages/rock-3', 0, false, Date.now());
+    prepared('r3', `/packages/${TOKEN}`, 0, false, Date.now());
+    prepared(TOKEN, '/packages/rock-3', 0, true, Date.now());
     const lines = written.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.slice(-3).map((l) => [l.reqId, l.path])).toEqual([['r2', '/packages/rock-3'], ['r3', '/packages/[redacted]'], ['[redacted]', '/packages/rock-3']]);
     expect(written.join('')).not.toContain(TOKEN);

@@ -193,7 +193,7 @@ export function createHitPath(
     if (out.status === 304) res.end();
     else res.end(out.coding === 'identity' ? identity : compressor.bytes(identity, answer.etag, out.coding));
     onHit();
-    out.line(id, url, elapsedMs(started), id === idHeader);
+    out.line(id, url, elapsedMs(started), id === idHeader, now);
     return true;
   };
 }

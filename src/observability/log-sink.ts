@@ -47,31 +47,14 @@ export class LogSink {
   write(line: string): boolean {
     if (this.#broken) return true;
     // At most 3 bytes per UTF-16 unit: a line that might not fit is written with what is buffered.
-    const at = this.room(3 * line.length);
-    if (at < 0) this.#writeAll(Buffer.from(line));
-    else this.wrote(at + this.#buf.write(line, at));
-    return true;
-  }
-
-  /**
-   * A line written in place, for a writer that has its line's parts as bytes and makes no string of it
-   * (request-log.ts): `room` gives where a line of up to `maxBytes` goes in `buffer` (-1 if it never
-   * fits: write it as a string instead), the writer fills it, and `wrote` takes it up to where it ended.
-   */
-  room(maxBytes: number): number {
-    if (this.#used + maxBytes > this.#buf.length) {
+    if (this.#used + 3 * line.length > this.#buf.length) {
       this.flush();
-      if (maxBytes > this.#buf.length) return -1;
+      if (3 * line.length > this.#buf.length) {
+        this.#writeAll(Buffer.from(line));
+        return true;
+      }
     }
-    return this.#used;
-  }
-
-  get buffer(): Buffer {
-    return this.#buf;
-  }
-
-  wrote(end: number): void {
-    this.#used = end;
+    this.#used += this.#buf.write(line, this.#used);
     if (this.bufferBytes === 0) this.flush();
     else if (this.#used >= this.bufferBytes) {
       // After this turn's responses are on their way, not inside the request that filled the buffer.
@@ -82,6 +65,7 @@ export class LogSink {
     } else if (!this.#timer) {
       this.#timer = setTimeout(this.#flushNow, this.flushMs).unref();
     }
+    return true;
   }
 
   /** Writes every buffered line now. The callback form is what `logger.flush(cb)` calls. */

@@ -15,8 +15,6 @@ let stdout: LogSink | undefined;
  */
 export interface Unscrubbed {
   write(line: string): unknown;
-  /** The destination itself when it is a `LogSink`, which takes lines written in place as bytes. */
-  sink: LogSink | null;
   /** Whether `text` holds the value of a secret the logger was given. */
   holdsSecret(text: string): boolean;
 }
@@ -38,7 +36,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream, s
   const out = destination ?? (stdout ??= new LogSink());
   const holdsSecret = (text: string) => values.some((v) => text.includes(v));
   const logger = pino({ level, base: { service: 'katapult-bff' } }, values.length ? scrubbing(out, values) : out);
-  unscrubbed.set(logger, { write: (line) => out.write(line), sink: out instanceof LogSink ? out : null, holdsSecret });
+  unscrubbed.set(logger, { write: (line) => out.write(line), holdsSecret });
   return logger;
 }
 
@@ -47,7 +45,7 @@ export function unscrubbedDestination(logger: Logger): Unscrubbed {
   const made = unscrubbed.get(logger);
   if (made) return made;
   const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!;
-  return { write: (line) => stream.write(line), sink: null, holdsSecret: () => false };
+  return { write: (line) => stream.write(line), holdsSecret: () => false };
 }
 
 function scrubbing(out: DestinationStream & { flush?: (cb?: () => void) => void }, values: string[]): DestinationStream {

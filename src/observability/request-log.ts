@@ -19,11 +19,13 @@ export interface RequestLine {
 }
 
 /**
- * A line of which all is known ahead but the request id, the path and the time. The id is plain (as
- * `requestId()` makes them); `idFromClient` says it came in a request header, so it is checked for
- * secrets as a path is.
+ * A line of which all is known ahead but the request id, the path, the duration and the time. The id is
+ * plain (as `requestId()` makes them); `idFromClient` says it came in a request header, so it is checked
+ * for secrets as a path is. `now` (ms since the epoch) is the line's time: the caller's reading of the
+ * service's clock (the wall clock, but where a test injects another), so a line costs no clock reading
+ * of its own.
  */
-export type PreparedLine = (reqId: string, path: string, ms: number, idFromClient: boolean) => void;
+export type PreparedLine = (reqId: string, path: string, ms: number, idFromClient: boolean, now: number) => void;
 
 /** Text that needs no escaping inside a JSON string. */
 const PLAIN = /^[\w.:/?=&%-]*$/;
@@ -48,9 +50,8 @@ export class RequestLog {
   /** Whether lines are written (info is enabled), asked of pino when its level changes rather than per line. */
   #writing: boolean;
   /** Each line's text up to its request id, made once per millisecond: lines under load share it. */
-  #headAt = -1;
+  #headTime = -1;
   #head = '';
-  #headBytes = Buffer.alloc(0);
 
   constructor(
     private readonly logger: Logger,
@@ -78,7 +79,7 @@ export class RequestLog {
     }
     const [beforePath, afterPath] = fieldsAround(route, method, status, cache, consumer);
     // Through the scrubbing destination, which searches the whole line for secrets.
-    this.#stream.write(`${this.#headNow()}${reqId}${beforePath}${path}${afterPath}${tenthsText(Math.round(ms * 10))}${MSG}`);
+    this.#stream.write(this.#headAt(Date.now()) + reqId + beforePath + path + afterPath + tenthsText(Math.round(ms * 10)) + MSG);
   }
 
   /**
@@ -92,41 +93,23 @@ export class RequestLog {
     const count = this.metrics.requestCount(route, status);
     const [beforePath, afterPath] = fieldsAround(route, method, status, cache, undefined);
     const endings = Array.from({ length: KEPT_ENDINGS }, (_, tenths) => afterPath + tenthsText(tenths) + MSG);
-    // The same parts as bytes, for a LogSink, into which the line is written in place: no string is made.
-    const beforeBytes = Buffer.from(beforePath, 'latin1');
-    const endingBytes = endings.map((ending) => Buffer.from(ending, 'latin1'));
     const out = this.#unscrubbed;
-    /** The last path found plain and free of secrets: a hit path sees the same few again and again. */
+    /** The last path found plain and free of secrets (a hit path sees the same few again and again)... */
     let checked = '';
-    return (reqId, path, ms, idFromClient) => {
+    /** ...and the line's text after its id, with that path, for each duration: made when first needed. */
+    let tails: string[] = [];
+    return (reqId, path, ms, idFromClient, now) => {
       count.n++;
       if (!this.#writing) return;
       if (path !== checked) {
         if (!PLAIN.test(path) || out.holdsSecret(path)) return this.#slow(reqId, route, method, path, status, cache, ms);
         checked = path;
+        tails = [];
       }
       if (idFromClient && out.holdsSecret(reqId)) return this.#slow(reqId, route, method, path, status, cache, ms);
       const tenths = Math.round(ms * 10);
-      if (tenths >= KEPT_ENDINGS) {
-        out.write(this.#headNow() + reqId + beforePath + path + afterPath + tenthsText(tenths) + MSG);
-        return;
-      }
-      // Every part is plain ASCII (the id and the path are checked), so each character is one byte.
-      const head = this.#headNow();
-      const sink = out.sink;
-      const ending = endingBytes[tenths]!;
-      const at = sink ? sink.room(this.#headBytes.length + reqId.length + beforeBytes.length + path.length + ending.length) : -1;
-      if (at < 0) {
-        out.write(head + reqId + beforePath + path + endings[tenths]!);
-        return;
-      }
-      const buf = sink!.buffer;
-      buf.set(this.#headBytes, at);
-      let end = putAscii(buf, at + this.#headBytes.length, reqId);
-      buf.set(beforeBytes, end);
-      end = putAscii(buf, end + beforeBytes.length, path);
-      buf.set(ending, end);
-      sink!.wrote(end + ending.length);
+      const tail = tenths < KEPT_ENDINGS ? (tails[tenths] ??= beforePath + path + endings[tenths]) : beforePath + path + afterPath + tenthsText(tenths) + MSG;
+      out.write(this.#headAt(now) + reqId + tail);
     };
   }
 
@@ -134,13 +117,11 @@ export class RequestLog {
     this.logger.info({ reqId, route, method, path, status, cache, ms }, 'request');
   }
 
-  /** `{"level":30,"time":…` with the logger's bindings, up to the request id's opening quote. */
-  #headNow(): string {
-    const now = Date.now();
-    if (now !== this.#headAt) {
-      this.#headAt = now;
+  /** `{"level":30,"time":…` for `now` (ms since the epoch), with the logger's bindings, up to the request id's opening quote. */
+  #headAt(now: number): string {
+    if (now !== this.#headTime) {
+      this.#headTime = now;
       this.#head = `{"level":30,"time":${timeText(now)}${this.#bindings},"reqId":"`;
-      this.#headBytes = Buffer.from(this.#head);
     }
     return this.#head;
   }
@@ -159,12 +140,6 @@ function timeText(now: number): string {
 function tenthsText(tenths: number): string {
   const rest = tenths % 10;
   return rest === 0 ? String(tenths / 10) : `${(tenths - rest) / 10}.${rest}`;
-}
-
-/** Writes `text`, plain ASCII, into `buf` at `at`; returns where it ends. */
-function putAscii(buf: Buffer, at: number, text: string): number {
-  for (let i = 0; i < text.length; i++) buf[at + i] = text.charCodeAt(i);
-  return at + text.length;
 }
 
 /** The JSON of a line's fields on either side of its path, from the request id's closing quote to `"ms":`. */

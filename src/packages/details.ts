@@ -74,6 +74,8 @@ export interface ListDetailsOptions {
  */
 export class ListDetails {
   readonly #composed = new WeakMap<FoundEntry, Composition>();
+  #lastList: FoundEntry | undefined;
+  #last: Composition | undefined;
   /** Expired details whose upkeep was attempted lately (key → when). */
   readonly #attempted = new LRUCache<string, number>({ max: 100_000 });
   readonly #queue: FairQueue;
@@ -121,7 +123,10 @@ export class ListDetails {
   }
 
   #current(list: FoundEntry): Composition | undefined {
-    const held = this.#composed.get(list);
+    // The last list asked for, at hand: the cache-hit path asks for one list many times in a row.
+    const held = list === this.#lastList ? this.#last : this.#composed.get(list);
+    this.#lastList = list;
+    this.#last = held;
     if (!held) return undefined;
     const changes = this.engine.changes;
     if (held.checkedAt === changes) return held;
@@ -156,6 +161,7 @@ export class ListDetails {
     const composed: ComposedList = { entry: { ...list, body, etag: strongEtag(body) }, known, total: items.length, earliest };
     const composition = { checkedAt: this.engine.changes, composed, details };
     this.#composed.set(list, composition);
+    if (list === this.#lastList) this.#last = composition;
     return composition;
   }
 

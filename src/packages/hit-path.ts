@@ -22,11 +22,17 @@ const REF_PREFIX = `${PACKAGES_ROUTE}/`;
 export function packageKeys(engine: CacheEngine, details: ListDetails | null): FastKeyOf {
   // Each composed list's answer, made once rather than for every hit.
   const finished = new WeakMap<ComposedList, { entry: FoundEntry; headers: Record<string, string> }>();
+  // The last one at hand: under load, one list is answered many times in a row.
+  let lastComposed: ComposedList | undefined;
+  let lastAnswer: { entry: FoundEntry; headers: Record<string, string> } | undefined;
   const finishList = (list: FoundEntry, now: number) => {
     const composed = details!.cached(list);
     if (!composed || composed.known < composed.total || !composed.earliest || !isFresh(stateOf(composed.earliest, now))) return null;
+    if (composed === lastComposed) return lastAnswer!;
     let answer = finished.get(composed);
     if (!answer) finished.set(composed, (answer = { entry: composed.entry, headers: detailHeader(composed) }));
+    lastComposed = composed;
+    lastAnswer = answer;
     return answer;
   };
   // The same answer for every hit of the list: made once, not per request.
