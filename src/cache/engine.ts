@@ -114,9 +114,9 @@ export class CacheEngine {
     return this.o.store.get(key);
   }
 
-  /** What L1 holds for `key` (servable, any state), synchronously: for the cache-hit path. */
-  peek(key: string): CacheEntry | undefined {
-    return this.o.store.l1.peek(key);
+  /** What L1 holds for `key` (servable, any state), synchronously: for the cache-hit path, which passes its reading of the clock. */
+  peek(key: string, now?: number): CacheEntry | undefined {
+    return this.o.store.l1.peek(key, now);
   }
 
   /**

@@ -55,9 +55,9 @@ export class MemoryStore implements CacheStore {
     });
   }
 
-  /** Synchronous read, for the hit path. */
-  peek(key: string): CacheEntry | undefined {
-    return this.#servable(this.#lru, key);
+  /** Synchronous read, for the hit path; `now` is a reading of this store's clock the caller already has. */
+  peek(key: string, now = this.#clock.now()): CacheEntry | undefined {
+    return this.#servable(this.#lru, key, now);
   }
 
   /** The `coding` bytes of the representation tagged `etag`: kept from an earlier request, or made now and kept. */
@@ -77,10 +77,10 @@ export class MemoryStore implements CacheStore {
   }
 
   /** The entry under `key` while it is servable; one past its stale window is dropped as it is read. */
-  #servable<E extends CacheEntry>(lru: { get(key: string): E | Encoded | undefined; delete(key: string): boolean }, key: string): E | undefined {
+  #servable<E extends CacheEntry>(lru: { get(key: string): E | Encoded | undefined; delete(key: string): boolean }, key: string, now = this.#clock.now()): E | undefined {
     const entry = lru.get(key);
     if (entry === undefined || entry.kind === 'encoded') return undefined;
-    if (stateOf(entry, this.#clock.now()) === 'gone') {
+    if (stateOf(entry, now) === 'gone') {
       lru.delete(key);
       return undefined;
     }

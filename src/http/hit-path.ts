@@ -155,8 +155,8 @@ export function createHitPath(
     const url = req.url!;
     const target = keyOf(url);
     if (!target) return false;
-    const entry = engine.peek(target.key);
     const now = clock.now();
+    const entry = engine.peek(target.key, now);
     // Near the end of freshness the router answers instead: it also starts the refresh-ahead.
     if (!entry || entry.kind !== 'found' || stateOf(entry, now, opts) !== 'fresh') return false;
     let answer = entry;
