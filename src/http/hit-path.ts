@@ -113,7 +113,8 @@ export function createHitPath(
     return true;
   }
 
-  // The last answer's, at hand: under load, one entry is answered many times in a row.
+  // The last answer's, at hand: under load, one entry is answered many times in a row (and it alone may
+  // outlive its place in L1, until another is answered).
   let lastAnswer: CacheEntry | undefined;
   let lastKept: { identity: Buffer; slots: Array<Prepared | undefined> } | undefined;
   function keptFor(answer: FoundEntry) {
