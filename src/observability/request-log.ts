@@ -114,6 +114,7 @@ export class RequestLog {
     };
   }
 
+  /** The line through pino's own serializer and the scrubbing destination. */
   #slow(reqId: string, route: string, method: string, path: string, status: number, cache: string, ms: number): void {
     this.logger.info({ reqId, route, method, path, status, cache, ms }, 'request');
   }
