@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/observability/logger.js';
 import { loadConfig } from '../src/config/config.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { KatapultSimulator } from '../src/simulator/simulator.js';
@@ -69,6 +71,30 @@ describe('secrets and request logs', () => {
       expect.objectContaining({ reqId: 'trace-43', status: 401 }),
     ]);
     expect(logs.lines.join('\n')).not.toContain(TOKEN);
+  });
+});
+
+describe('a cache hit\'s line, with the service\'s own scrubbing', () => {
+  it('holds no secret that a client sends as its request id', async () => {
+    const sim = new KatapultSimulator({ token: TOKEN });
+    const written: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, done) => (written.push(String(chunk)), done()) });
+    const config = loadConfig({ KATAPULT_API_URL: await sim.listen(), KATAPULT_API_TOKEN: TOKEN, CACHE_LIST_DETAILS: 'false' });
+    const rt = createRuntime(config, { logger: createLogger('info', sink, [config.katapultToken]) });
+    const url = await rt.listen(0, '127.0.0.1');
+    try {
+      await (await fetch(`${url}/packages/rock-3`)).arrayBuffer();
+      for (const id of ['trace-7', TOKEN]) {
+        const res = await fetch(`${url}/packages/rock-3`, { headers: { 'x-request-id': id } });
+        expect(res.headers.get('x-cache')).toBe('HIT');
+      }
+    } finally {
+      await rt.close();
+      await sim.close();
+    }
+    const hits = written.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.cache === 'HIT');
+    expect(hits.map((l) => l.reqId)).toEqual(['trace-7', '[redacted]']);
+    expect(written.join('')).not.toContain(TOKEN);
   });
 });
 
