@@ -28,6 +28,9 @@ const encodedKey = (coding: string, etag: string) => `\u0000${coding} ${etag}`;
 export class MemoryStore implements CacheStore {
   readonly #lru: LRUCache<string, Held>;
   #encodedCount = 0;
+  #encodedEtag = '';
+  #encodedCoding = '';
+  #encodedKey = '';
   /**
    * Answers derived from entries (a shaped list: filtered, sorted, trimmed), in a quarter of the byte
    * bound of their own: however many shapes consumers ask for, they never push real entries out.
@@ -62,7 +65,14 @@ export class MemoryStore implements CacheStore {
 
   /** The `coding` bytes of the representation tagged `etag`: kept from an earlier request, or made now and kept. */
   encoded(etag: string, coding: string, make: () => Buffer): Buffer {
-    const key = encodedKey(coding, etag);
+    // The last key at hand: the hit path asks for one answer's bytes many times in a row, and a key made
+    // anew each time would be hashed anew each time.
+    if (etag !== this.#encodedEtag || coding !== this.#encodedCoding) {
+      this.#encodedEtag = etag;
+      this.#encodedCoding = coding;
+      this.#encodedKey = encodedKey(coding, etag);
+    }
+    const key = this.#encodedKey;
     const held = this.#lru.get(key);
     if (held?.kind === 'encoded') return held.bytes;
     const bytes = make();

@@ -79,16 +79,19 @@ export function createHitPath(
    */
   const kept = new WeakMap<CacheEntry, { identity: Buffer; slots: Array<Prepared | undefined> }>();
   // The request headers this path reads, by lowercase name, to their place in `read`; -1 for those only
-  // the router answers: a credential, and with sign-in a cookie (a user's, perhaps).
-  const reads = new Map<string, number>([
+  // the router answers: a credential, and with sign-in a cookie (a user's, perhaps). Each also as most
+  // clients write it, found without lowercasing (as node:http's own `matchKnownFields` does).
+  const lowercase: Array<[string, number]> = [
     ['accept-encoding', ACCEPT_ENCODING],
     ['if-none-match', IF_NONE_MATCH],
     ['origin', ORIGIN],
     ['x-request-id', REQUEST_ID],
     ['authorization', -1],
     ['x-api-key', -1],
-    ...(opts.cookies ? ([['cookie', -1]] as const) : []),
-  ]);
+    ...(opts.cookies ? [['cookie', -1] as [string, number]] : []),
+  ];
+  const capitalized = (name: string) => name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+  const reads = new Map<string, number>([...lowercase, ...lowercase.map(([name, at]): [string, number] => [capitalized(name), at])]);
   /** Bit n set: some header read here has a name n characters long. */
   const readLengths = [...reads.keys()].reduce((bits, name) => bits | (1 << name.length), 0);
   const read: Array<string | undefined> = [undefined, undefined, undefined, undefined];
@@ -105,7 +108,7 @@ export function createHitPath(
       const name = raw[i]!;
       // Most names are none of these by their length alone, and are not lowercased.
       if (name.length > 31 || !((readLengths >>> name.length) & 1)) continue;
-      const at = reads.get(name.toLowerCase());
+      const at = reads.get(name) ?? reads.get(name.toLowerCase());
       if (at === undefined) continue;
       if (at < 0 || read[at] !== undefined) return false;
       read[at] = raw[i + 1];
