@@ -110,8 +110,9 @@ describe('complete lists', () => {
   it('fetches nothing after a 429', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 23, 12, 20, 1));
     await start({ clock });
+    // The first detail fetch meets a 429: set before the list, whose answer starts the fetches.
+    stack.sim.setFault({ kind: 'status', status: 429 }, 1, 'get');
     await (await fetch(`${stack.urls[0]}/packages`)).arrayBuffer(); // the list
-    stack.sim.setFault({ kind: 'status', status: 429 }, 1); // the first detail fetch meets a 429
     await untilSettled(stack.urls[0]!);
     // At most the fetches already on their way (four at a time) when the 429 came back; none after it.
     const calls = stack.sim.log.map((r) => `${r.route} ${r.status}`);

@@ -64,7 +64,7 @@ export class KatapultSimulator {
   #now: () => number;
   #window = -1;
   #used = 0;
-  #fault: { fault: Fault; remaining: number } | null = null;
+  #fault: { fault: Fault; remaining: number; route: Route | undefined } | null = null;
   #server: Server | null = null;
   #sockets = new Set<Socket>();
 
@@ -93,9 +93,12 @@ export class KatapultSimulator {
     return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 
-  /** Applies `fault` to the next `times` requests (every request when omitted); null clears it. */
-  setFault(fault: Fault | null, times = Infinity): void {
-    this.#fault = fault ? { fault, remaining: times } : null;
+  /**
+   * Applies `fault` to the next `times` requests (every request when omitted) of `route` (any route when
+   * omitted); null clears it.
+   */
+  setFault(fault: Fault | null, times = Infinity, route?: Route): void {
+    this.#fault = fault ? { fault, remaining: times, route } : null;
   }
 
   updatePackage(id: string, patch: Partial<SimPackage>): void {
@@ -148,7 +151,7 @@ export class KatapultSimulator {
       return fail(429, 'rate_limit_reached', 'You have reached the rate limit for this type of request', { total_permitted: this.budget });
     }
 
-    const fault = this.#takeFault();
+    const fault = this.#takeFault(route);
     const answer = () => {
       if (req.method !== 'GET' || route === 'other') return fail(404, 'route_not_found', `No route matches '${url.pathname}' for ${req.method}`);
       if (fault?.kind === 'status') {
@@ -192,8 +195,8 @@ export class KatapultSimulator {
     return { 'x-ratelimit-permitted': String(this.budget), 'x-ratelimit-remaining': String(Math.max(0, this.budget - this.#used)) };
   }
 
-  #takeFault(): Fault | null {
-    if (!this.#fault) return null;
+  #takeFault(route: Route): Fault | null {
+    if (!this.#fault || (this.#fault.route && this.#fault.route !== route)) return null;
     const { fault } = this.#fault;
     if (--this.#fault.remaining <= 0) this.#fault = null;
     return fault;
