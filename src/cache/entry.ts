@@ -79,14 +79,44 @@ export function strongEtag(body: string): string {
 }
 
 /**
+ * A WeakMap that keeps the last key it was asked about, with its value, at hand: a cache hit asks about
+ * one object many times in a row, and each WeakMap lookup costs a hash. The object at hand outlives its
+ * place elsewhere until another is asked about.
+ */
+export class WeakMemo<K extends object, V> {
+  readonly #map = new WeakMap<K, V>();
+  #lastKey: K | undefined;
+  #last: V | undefined;
+
+  get(key: K): V | undefined {
+    if (key !== this.#lastKey) {
+      this.#lastKey = key;
+      this.#last = this.#map.get(key);
+    }
+    return this.#last;
+  }
+
+  set(key: K, value: V): void {
+    this.#map.set(key, value);
+    this.#lastKey = key;
+    this.#last = value;
+  }
+}
+
+/** `make` applied once per object (an entry, a composition), its result kept for as long as the object lives. */
+export function oncePer<K extends object, V>(make: (key: K) => V): (key: K) => V {
+  const memo = new WeakMemo<K, V>();
+  return (key) => {
+    let value = memo.get(key);
+    if (value === undefined) memo.set(key, (value = make(key)));
+    return value;
+  };
+}
+
+/**
  * `decode` applied once per entry: L1 keeps one object per entry, so a body is parsed once however often
  * it is served (an entry read from Redis is a new object, parsed once too).
  */
 export function decodedOnce<T>(decode: (body: string) => T): (entry: FoundEntry) => T {
-  const memo = new WeakMap<FoundEntry, T>();
-  return (entry) => {
-    let value = memo.get(entry);
-    if (value === undefined) memo.set(entry, (value = decode(entry.body)));
-    return value;
-  };
+  return oncePer((entry: FoundEntry) => decode(entry.body));
 }

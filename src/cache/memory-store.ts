@@ -83,11 +83,11 @@ export class MemoryStore implements CacheStore {
 
   /** A derived answer kept under `key`, while its source's stale window lasts. */
   derived(key: string): FoundEntry | undefined {
-    return this.#servable(this.#derived, key);
+    return this.#servable(this.#derived, key, this.#clock.now());
   }
 
   /** The entry under `key` while it is servable; one past its stale window is dropped as it is read. */
-  #servable<E extends CacheEntry>(lru: { get(key: string): E | Encoded | undefined; delete(key: string): boolean }, key: string, now = this.#clock.now()): E | undefined {
+  #servable<E extends CacheEntry>(lru: { get(key: string): E | Encoded | undefined; delete(key: string): boolean }, key: string, now: number): E | undefined {
     const entry = lru.get(key);
     if (entry === undefined || entry.kind === 'encoded') return undefined;
     if (stateOf(entry, now) === 'gone') {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { CacheEngine } from '../cache/engine.js';
-import type { CacheEntry, FoundEntry } from '../cache/entry.js';
+import { oncePer, type FoundEntry } from '../cache/entry.js';
 import { stateOf, type Windows } from '../cache/timeline.js';
 import type { Clock } from '../domain/clock.js';
 import type { PreparedLine, RequestLog } from '../observability/request-log.js';
@@ -77,7 +77,7 @@ export function createHitPath(
    * Each answer entry's body bytes (made once per entry rather than once per answer) and prepared answers,
    * by `SLOT`; an entry that L1 lets go takes its own with it.
    */
-  const kept = new WeakMap<CacheEntry, { identity: Buffer; slots: Array<Prepared | undefined> }>();
+  const keptFor = oncePer((answer: FoundEntry) => ({ identity: Buffer.from(answer.body), slots: [] as Array<Prepared | undefined> }));
   // The request headers this path reads, by lowercase name, to their place in `read`; -1 for those only
   // the router answers: a credential, and with sign-in a cookie (a user's, perhaps). Each also as most
   // clients write it, found without lowercasing (as node:http's own `matchKnownFields` does).
@@ -114,19 +114,6 @@ export function createHitPath(
       read[at] = raw[i + 1];
     }
     return true;
-  }
-
-  // The last answer's, at hand: under load, one entry is answered many times in a row (and it alone may
-  // outlive its place in L1, until another is answered).
-  let lastAnswer: CacheEntry | undefined;
-  let lastKept: { identity: Buffer; slots: Array<Prepared | undefined> } | undefined;
-  function keptFor(answer: FoundEntry) {
-    if (answer === lastAnswer) return lastKept!;
-    let held = kept.get(answer);
-    if (!held) kept.set(answer, (held = { identity: Buffer.from(answer.body), slots: [] }));
-    lastAnswer = answer;
-    lastKept = held;
-    return held;
   }
 
   function prepare(answer: FoundEntry, identity: Buffer, more: Record<string, string> | undefined, origin: string | undefined, acceptEncoding: string | undefined, ifNoneMatch: string | undefined, now: number, route: string): Prepared {

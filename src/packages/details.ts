@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheEngine, Loader } from '../cache/engine.js';
-import { strongEtag, type CacheEntry, type FoundEntry } from '../cache/entry.js';
+import { strongEtag, WeakMemo, type CacheEntry, type FoundEntry } from '../cache/entry.js';
 import { FairQueue } from '../cache/fair-queue.js';
 import { firstToExpire, isFresh, stateOf } from '../cache/timeline.js';
 import { chargedTo, UPKEEP, type ConsumerCause } from '../domain/cause.js';
@@ -73,9 +73,8 @@ export interface ListDetailsOptions {
  * other key leaves it be.
  */
 export class ListDetails {
-  readonly #composed = new WeakMap<FoundEntry, Composition>();
-  #lastList: FoundEntry | undefined;
-  #last: Composition | undefined;
+  /** Each list's composition; the last one asked for is at hand (the cache-hit path asks for one list many times in a row). */
+  readonly #composed = new WeakMemo<FoundEntry, Composition>();
   /** Expired details whose upkeep was attempted lately (key → when). */
   readonly #attempted = new LRUCache<string, number>({ max: 100_000 });
   readonly #queue: FairQueue;
@@ -123,10 +122,7 @@ export class ListDetails {
   }
 
   #current(list: FoundEntry): Composition | undefined {
-    // The last list asked for, at hand: the cache-hit path asks for one list many times in a row.
-    const held = list === this.#lastList ? this.#last : this.#composed.get(list);
-    this.#lastList = list;
-    this.#last = held;
+    const held = this.#composed.get(list);
     if (!held) return undefined;
     const changes = this.engine.changes;
     if (held.checkedAt === changes) return held;
@@ -161,7 +157,6 @@ export class ListDetails {
     const composed: ComposedList = { entry: { ...list, body, etag: strongEtag(body) }, known, total: items.length, earliest };
     const composition = { checkedAt: this.engine.changes, composed, details };
     this.#composed.set(list, composition);
-    if (list === this.#lastList) this.#last = composition;
     return composition;
   }
 

@@ -1,5 +1,5 @@
 import type { CacheEngine } from '../cache/engine.js';
-import type { FoundEntry } from '../cache/entry.js';
+import { oncePer, type FoundEntry } from '../cache/entry.js';
 import { isFresh, stateOf } from '../cache/timeline.js';
 import { PUBLIC } from '../domain/scope.js';
 import { parseRef } from './ref.js';
@@ -21,19 +21,11 @@ const REF_PREFIX = `${PACKAGES_ROUTE}/`;
  */
 export function packageKeys(engine: CacheEngine, details: ListDetails | null): FastKeyOf {
   // Each composed list's answer, made once rather than for every hit.
-  const finished = new WeakMap<ComposedList, { entry: FoundEntry; headers: Record<string, string> }>();
-  // The last one at hand: under load, one list is answered many times in a row.
-  let lastComposed: ComposedList | undefined;
-  let lastAnswer: { entry: FoundEntry; headers: Record<string, string> } | undefined;
+  const finished = oncePer((composed: ComposedList) => ({ entry: composed.entry, headers: detailHeader(composed) }));
   const finishList = (list: FoundEntry, now: number) => {
     const composed = details!.cached(list);
     if (!composed || composed.known < composed.total || !composed.earliest || !isFresh(stateOf(composed.earliest, now))) return null;
-    if (composed === lastComposed) return lastAnswer!;
-    let answer = finished.get(composed);
-    if (!answer) finished.set(composed, (answer = { entry: composed.entry, headers: detailHeader(composed) }));
-    lastComposed = composed;
-    lastAnswer = answer;
-    return answer;
+    return finished(composed);
   };
   // The same answer for every hit of the list: made once, not per request.
   const publicList = { key: PUBLIC_LIST, route: PACKAGES_ROUTE, finish: details ? finishList : undefined };
